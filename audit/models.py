@@ -1,0 +1,74 @@
+from django.db import models
+
+
+class Action(models.TextChoices):
+    MODEL_REGISTERED = "model.registered", "Model version registered"
+    MODEL_STATUS_CHANGED = "model.status_changed", "Model version status changed"
+    DECISION_RECORDED = "decision.recorded", "Decision recorded"
+    DECISION_VIEWED = "decision.viewed", "Decision viewed by its subject"
+    API_KEY_CREATED = "api_key.created", "API key created"
+    API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    USER_CREATED = "user.created", "User created"
+    USER_LOGIN = "user.login", "User logged in"
+    USER_LOGIN_FAILED = "user.login_failed", "User login failed"
+    EXPLANATION_COMPUTED = "explanation.computed", "Explanation computed"
+    EXPLANATION_FAILED = "explanation.failed", "Explanation failed"
+    EXPLANATION_RECOMPUTED = "explanation.recomputed", "Explanation recomputed"
+    CHECKPOINT_SIGNED = "audit.checkpoint", "Audit checkpoint signed"
+
+
+class ActorType(models.TextChoices):
+    API_KEY = "api_key", "API key"
+    USER = "user", "User"
+    SUBJECT = "subject", "Data subject"
+    SYSTEM = "system", "System"
+
+
+class AuditEvent(models.Model):
+    """One entry of the append-only, hash-chained log.
+
+    `hash` = sha256(prev_hash || canonical JSON of the other fields). Entries hold ids and
+    hashes, not personal data, so personal data can be erased without breaking the chain.
+    PostgreSQL refuses UPDATE and DELETE on this table (trigger in migration 0002).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(db_index=True)
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor_id = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=40, choices=Action.choices, db_index=True)
+    object_type = models.CharField(max_length=40)
+    object_id = models.CharField(max_length=64, db_index=True)
+    data = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.action} {self.object_type}:{self.object_id}"
+
+
+class Checkpoint(models.Model):
+    """A signed statement 'the log had `size` events ending in `head_hash`' (RFC 9162 style).
+
+    Anyone holding the public key and a checkpoint can later prove that the events it covers
+    were neither changed nor removed, including at the tail, which a bare chain cannot show.
+    """
+
+    created_at = models.DateTimeField()
+    last_event_id = models.BigIntegerField()
+    size = models.BigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=128)
+
+    class Meta:
+        ordering = ["-last_event_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["last_event_id"], name="checkpoint_unique_head"),
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.size} events @ {self.last_event_id}"

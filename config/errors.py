@@ -1,0 +1,51 @@
+"""The one domain error type and its translation into API responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApplicationError(Exception):
+    """A domain rule refused the request; `fields` names each bad input with its message."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, message: str, *, fields: dict[str, Any] | None = None, status_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        if status_code is not None:
+            self.status_code = status_code
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        body: dict[str, Any] = {"detail": exc.message}
+        if exc.fields:
+            body["errors"] = exc.fields
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, ValidationError):
+        # One shape for every 400: {"detail": ..., "errors": {field: message}}.
+        errors = (
+            {k: _flatten(v) for k, v in exc.detail.items()}
+            if isinstance(exc.detail, dict)
+            else {"non_field_errors": _flatten(exc.detail)}
+        )
+        return Response({"detail": "invalid input", "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+    return drf_exception_handler(exc, context)
+
+
+def _flatten(detail: Any) -> Any:
+    """DRF wraps each message in a list; one message per field reads better."""
+    if isinstance(detail, list) and len(detail) == 1 and not isinstance(detail[0], dict | list):
+        return str(detail[0])
+    if isinstance(detail, dict):
+        return {k: _flatten(v) for k, v in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten(v) for v in detail]
+    return str(detail)

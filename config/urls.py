@@ -1,0 +1,50 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from decisions import api as decisions_api
+from decisions import views as decisions_views
+from explanations import api as explanations_api
+
+from . import views
+
+api_v1 = [
+    path("decisions/", decisions_api.DecisionListCreate.as_view(), name="api-decisions"),
+    path("decisions/bulk/", decisions_api.DecisionBulkCreate.as_view(), name="api-decisions-bulk"),
+    path("decisions/<uuid:pk>/", decisions_api.DecisionDetail.as_view(), name="api-decision"),
+    path(
+        "decisions/<uuid:pk>/explanation/",
+        explanations_api.ExplanationDetail.as_view(),
+        name="api-decision-explanation",
+    ),
+    path(
+        "decisions/<uuid:pk>/explanation/recompute/",
+        explanations_api.ExplanationRecompute.as_view(),
+        name="api-decision-explanation-recompute",
+    ),
+    path("models/", decisions_api.ModelListCreate.as_view(), name="api-models"),
+    path(
+        "models/<slug:name>/versions/<str:version>/",
+        decisions_api.ModelVersionDetail.as_view(),
+        name="api-model-version",
+    ),
+    path(
+        "models/<slug:name>/versions/<str:version>/importance/",
+        explanations_api.GlobalImportance.as_view(),
+        name="api-model-version-importance",
+    ),
+]
+
+urlpatterns = [
+    path("", decisions_views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("access/<str:token>/", decisions_views.subject_decision, name="subject-decision"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]

@@ -1,0 +1,147 @@
+"""Operators register model versions and manage API keys here; every write goes through a service."""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from audit.services import Actor
+from config.errors import ApplicationError
+
+from . import services
+from .models import ApiKey, Decision, DecisionModel, ModelVersion
+
+
+class ModelVersionRegisterForm(forms.Form):
+    name = forms.SlugField(help_text="e.g. credit-risk")
+    version = forms.CharField(max_length=64)
+    framework = forms.ChoiceField(choices=ModelVersion.Framework.choices)
+    explainer = forms.ChoiceField(choices=ModelVersion.ExplainerMethod.choices, initial="auto")
+    artifact = forms.FileField(help_text="XGBoost model (UBJSON/JSON) or .keras file")
+    background = forms.FileField(help_text=".npy array of background rows (rows x model columns)")
+    schema = forms.JSONField(help_text="feature schema (see README)")
+    output = forms.JSONField(
+        help_text='{"type": "binary", "class_labels": [...], "favourable_label": ..., "threshold": 0.5}'
+    )
+    texts = forms.JSONField(
+        required=False,
+        initial=dict,
+        help_text="controller, purpose, significance, consequences, legal_basis, contact",
+    )
+    training = forms.JSONField(required=False, initial=dict)
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "framework", "explainer", "status", "artifact_sha256", "created_at"]
+    list_filter = ["framework", "status", "model"]
+    exclude = ["artifact", "background"]
+    actions = ["retire", "activate"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in ModelVersion._meta.fields if f.name not in ("artifact", "background")]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        from django.shortcuts import redirect, render
+
+        form = ModelVersionRegisterForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                version = services.model_register(
+                    name=data["name"],
+                    version=data["version"],
+                    framework=data["framework"],
+                    explainer=data["explainer"],
+                    artifact=data["artifact"].read(),
+                    background=data["background"].read(),
+                    schema=data["schema"],
+                    output=data["output"],
+                    texts=data["texts"] or {},
+                    training=data["training"] or {},
+                    actor=Actor.user(request.user),
+                )
+            except ApplicationError as exc:
+                for field, message in exc.fields.items():
+                    target = field if field in form.fields else None
+                    form.add_error(
+                        target,
+                        ValidationError(f"{message if isinstance(message, str) else json.dumps(message)}"),
+                    )
+                if not exc.fields:
+                    form.add_error(None, exc.message)
+            else:
+                self.message_user(request, f"Registered {version}", messages.SUCCESS)
+                return redirect("admin:decisions_modelversion_change", version.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Register a model version",
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/decisions/register_model.html", context)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Retire selected versions")
+    def retire(self, request, queryset):
+        for version in queryset:
+            services.model_version_set_status(
+                version=version, status="retired", actor=Actor.user(request.user)
+            )
+
+    @admin.action(description="Activate selected versions")
+    def activate(self, request, queryset):
+        for version in queryset:
+            services.model_version_set_status(
+                version=version, status="active", actor=Actor.user(request.user)
+            )
+
+
+@admin.register(DecisionModel)
+class DecisionModelAdmin(admin.ModelAdmin):
+    list_display = ["name", "description", "created_at"]
+    readonly_fields = ["name", "created_at"]
+
+    def has_add_permission(self, request):
+        return False  # models come into being with their first registered version
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "created_at", "revoked_at"]
+    readonly_fields = ["name", "prefix", "key_hash", "created_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # keys are created with `manage.py create_api_key`, which shows the key once
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        for key in queryset.filter(revoked_at__isnull=True):
+            services.api_key_revoke(key=key, actor=Actor.user(request.user))
+
+
+@admin.register(Decision)
+class DecisionAdmin(admin.ModelAdmin):
+    list_display = ["id", "model_version", "outcome", "score", "decided_at", "kind"]
+    list_filter = ["model_version", "outcome", "kind"]
+    search_fields = ["subject_ref", "reference"]
+    list_select_related = ["model_version__model"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Decision._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

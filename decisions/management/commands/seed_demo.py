@@ -1,0 +1,134 @@
+"""Load the demo: the German-credit XGBoost model, the digits CNN, sample decisions, demo logins.
+
+Safe to run twice: every step checks what is already there and adds nothing the second time.
+"""
+
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from audit.services import Actor
+from decisions.auth import hash_key
+from decisions.models import ApiKey, Decision, ModelVersion
+from decisions.services import (
+    DecisionInput,
+    api_key_create,
+    decision_record_many,
+    model_register,
+    user_create,
+)
+
+ACTOR = Actor.system("seed_demo")
+DEMO_PASSWORD = "rationale-demo"  # noqa: S105 - published demo logins, created only by this command
+CREDIT_DECISIONS = 300
+DIGIT_DECISIONS = 40
+
+
+def _sample_rows(module) -> list[dict]:
+    """Real inputs for the sample decisions: applicants from the German credit data, digits
+    from scikit-learn's bundled set, taken from the end of each data set."""
+    if hasattr(module, "load_applicants"):
+        rows, _ = module.load_applicants()
+        return rows[::-1]
+    images, _ = module.load_images()
+    return [{"image": [float(v) for v in image.reshape(-1)]} for image in images[::-1]]
+
+
+class Command(BaseCommand):
+    help = "Register the demo models and record sample decisions (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--api-key-file", help="keep the demo API key here (created once)")
+        parser.add_argument(
+            "--links-file",
+            default="var/demo-subject-links.txt",
+            help="where to write subject access links of the sample decisions",
+        )
+        parser.add_argument("--no-users", action="store_true", help="do not create the demo logins")
+        parser.add_argument("--credit-decisions", type=int, default=CREDIT_DECISIONS)
+        parser.add_argument("--digit-decisions", type=int, default=DIGIT_DECISIONS)
+
+    def handle(self, *args, **options):
+        from decisions.demo import credit, digits
+
+        credit_version = self._register(credit)
+        digit_version = self._register(digits)
+        links: list[str] = []
+        links += self._sample_decisions(credit_version, credit, options["credit_decisions"], "credit")
+        links += self._sample_decisions(digit_version, digits, options["digit_decisions"], "digit")
+        if links and options["links_file"]:
+            path = Path(options["links_file"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(links) + "\n")
+            self.stdout.write(f"subject access links written to {path}")
+        if not options["no_users"]:
+            self._users()
+        if options["api_key_file"]:
+            self._api_key(Path(options["api_key_file"]))
+
+    def _register(self, module) -> ModelVersion:
+        name, version = module.NAME, module.VERSION
+        existing = ModelVersion.objects.filter(model__name=name, version=version).first()
+        if existing is not None:
+            self.stdout.write(f"{existing} already registered")
+            return existing
+        self.stdout.write(f"training {name}@{version} ...")
+        trained = module.train()
+        registered = model_register(
+            name=trained.name,
+            version=trained.version,
+            framework=trained.framework,
+            artifact=trained.artifact,
+            schema=trained.schema,
+            output=trained.output,
+            background=trained.background,
+            training=trained.training,
+            texts=trained.subject_texts,
+            explainer=trained.explainer,
+            actor=ACTOR,
+        )
+        self.stdout.write(self.style.SUCCESS(f"registered {registered} ({trained.training.get('metrics')})"))
+        return registered
+
+    def _sample_decisions(self, version: ModelVersion, module, count: int, prefix: str) -> list[str]:
+        if Decision.objects.filter(model_version=version, reference__startswith=f"demo-{prefix}-").exists():
+            self.stdout.write(f"sample decisions of {version} already recorded")
+            return []
+        rows = _sample_rows(module)[:count]
+        items = [
+            DecisionInput(
+                model=version.model.name,
+                model_version=version.version,
+                features=row,
+                subject_ref=f"demo-{prefix}-subject-{i:04d}",
+                reference=f"demo-{prefix}-{i:04d}",
+            )
+            for i, row in enumerate(rows)
+        ]
+        recorded = decision_record_many(items=items, actor=ACTOR)
+        self.stdout.write(self.style.SUCCESS(f"recorded {len(recorded)} sample decisions of {version}"))
+        return [f"{r.decision.reference} {r.decision.outcome}: {r.subject_access_url}" for r in recorded]
+
+    def _users(self) -> None:
+        User = get_user_model()
+        for username, role in (("casey", "caseworker"), ("audrey", "auditor")):
+            if not User.objects.filter(username=username).exists():
+                user_create(username=username, role=role, password=DEMO_PASSWORD, actor=ACTOR)
+                self.stdout.write(f"created {role} {username}")
+        if not User.objects.filter(username="admin").exists():
+            User.objects.create_superuser("admin", "admin@example.org", DEMO_PASSWORD)
+            self.stdout.write("created superuser admin")
+
+    @transaction.atomic
+    def _api_key(self, path: Path) -> None:
+        if path.exists():
+            raw = path.read_text().strip()
+            if ApiKey.objects.filter(key_hash=hash_key(raw), revoked_at__isnull=True).exists():
+                return
+        _, raw = api_key_create(name="demo", actor=ACTOR)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(raw + "\n")
+        path.chmod(0o600)
+        self.stdout.write(f"demo API key written to {path}")

@@ -1,0 +1,153 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+MIN_RETENTION_DAYS = 183  # AI Act Art. 19 / 26(6): automatically generated logs kept >= six months
+
+
+class TimeStamped(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class DecisionModel(TimeStamped):
+    """A decision system the controller runs (e.g. `credit-risk`); it has versions."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelVersion(TimeStamped):
+    class Framework(models.TextChoices):
+        XGBOOST = "xgboost", "XGBoost"
+        KERAS = "keras", "Keras"
+
+    class ExplainerMethod(models.TextChoices):
+        AUTO = "auto", "Automatic (exact method for the framework)"
+        TREE = "tree", "TreeSHAP"
+        DEEP = "deep", "Deep SHAP"
+        GRADIENT = "gradient", "Gradient SHAP"
+        KERNEL = "kernel", "Kernel SHAP"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    model = models.ForeignKey(DecisionModel, on_delete=models.PROTECT, related_name="versions")
+    version = models.CharField(max_length=64)
+    framework = models.CharField(max_length=16, choices=Framework.choices)
+    explainer = models.CharField(max_length=16, choices=ExplainerMethod.choices, default=ExplainerMethod.AUTO)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    artifact = models.BinaryField()
+    artifact_sha256 = models.CharField(max_length=64)
+    feature_schema = models.JSONField()
+    output = models.JSONField(help_text="class labels, favourable outcome, threshold, score meaning")
+    background = models.BinaryField(help_text="background rows for explainers, as .npy")
+    background_sha256 = models.CharField(max_length=64)
+    training = models.JSONField(default=dict, blank=True)
+    # What the data subject is told (GDPR Art. 13(2)(f), 14(2)(g), 15(1)(h)).
+    controller = models.CharField(max_length=200, blank=True)
+    purpose = models.TextField(blank=True)
+    significance = models.TextField(blank=True)
+    consequences = models.TextField(blank=True)
+    legal_basis = models.TextField(blank=True)
+    contact = models.TextField(blank=True)
+    retention_days = models.PositiveIntegerField(default=MIN_RETENTION_DAYS)
+    registered_by = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["model__name", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "version"], name="model_version_unique"),
+            models.CheckConstraint(
+                condition=Q(retention_days__gte=MIN_RETENTION_DAYS),
+                name="model_version_retention_at_least_six_months",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.name}@{self.version}"
+
+
+class ApiKey(TimeStamped):
+    """A credential of an integrating system. Only the key's sha256 is stored."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    # DRF's IsAuthenticated and throttles look for these on request.user.
+    is_authenticated = True
+    is_anonymous = False
+
+
+class Decision(models.Model):
+    class Kind(models.TextChoices):
+        AUTOMATED = "automated", "Automated"
+        HUMAN = "human", "Human review"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="decisions")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.AUTOMATED)
+    supersedes = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    subject_ref = models.CharField(max_length=128, db_index=True)
+    reference = models.CharField(max_length=128, blank=True)
+    features = models.JSONField()
+    features_sha256 = models.CharField(max_length=64)
+    score = models.FloatField()
+    outcome = models.CharField(max_length=64)
+    favourable = models.BooleanField(null=True)
+    decided_at = models.DateTimeField(db_index=True)
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.PROTECT)
+    access_token_hash = models.CharField(max_length=64, unique=True)
+    access_expires_at = models.DateTimeField()
+    access_revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        indexes = [models.Index(fields=["model_version", "decided_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.outcome}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to an `Idempotency-Key`, replayed to retries of the same request."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    request_sha256 = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"idempotency key {self.key} of {self.api_key_id}"

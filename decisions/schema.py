@@ -1,0 +1,365 @@
+"""Feature schemas: what a model version takes as input, how it is encoded, how to explain it.
+
+Plain Python with no Django import, so the demo trainers, the explanation engine and the tests
+share the exact encoding the model was trained on.
+
+A schema is a JSON document::
+
+    {"features": [
+        {"name": "duration_months", "label": "Loan duration", "description": "...",
+         "type": "numeric", "minimum": 4, "maximum": 72, "unit": "months", "integer": true,
+         "mutable": true, "protected": false},
+        {"name": "housing", "label": "Housing", "type": "categorical",
+         "categories": [{"value": "own", "label": "Owns their home"}, ...],
+         "encoding": "one_hot", "mutable": false, "protected": false},
+        {"name": "image", "label": "Scanned digit", "type": "image", "shape": [8, 8],
+         "minimum": 0, "maximum": 16, "mutable": false, "protected": false}
+    ]}
+
+Model columns follow the features in order: a numeric feature is one column; a categorical
+feature is one column per category (``encoding: one_hot``, columns named ``name=value``) or one
+column holding the category's index (``encoding: ordinal``); an image is its pixels, row-major,
+flattened (``name[i]``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+FEATURE_TYPES = ("numeric", "categorical", "image")
+CATEGORICAL_ENCODINGS = ("one_hot", "ordinal")
+
+
+class SchemaError(ValueError):
+    """The schema document itself is malformed (raised when registering a model)."""
+
+
+@dataclass(frozen=True)
+class Category:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    label: str
+    type: str
+    description: str = ""
+    mutable: bool = False
+    protected: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    unit: str = ""
+    integer: bool = False
+    categories: tuple[Category, ...] = ()
+    encoding: str = ""
+    shape: tuple[int, ...] = ()
+
+    @property
+    def width(self) -> int:
+        """Number of model columns this feature occupies."""
+        if self.type == "categorical":
+            return len(self.categories) if self.encoding == "one_hot" else 1
+        if self.type == "image":
+            return math.prod(self.shape)
+        return 1
+
+    def category_label(self, value: Any) -> str:
+        for category in self.categories:
+            if category.value == value:
+                return category.label
+        return str(value)
+
+    def display_value(self, value: Any) -> str:
+        """The subject's value as a person reads it: a category's label, a number with its unit."""
+        if self.type == "categorical":
+            return self.category_label(value)
+        if self.type == "image":
+            return "image " + "x".join(str(n) for n in self.shape)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return f"{value} {self.unit}".strip()
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    features: tuple[Feature, ...]
+    _index: dict[str, Feature] = field(default_factory=dict, compare=False, repr=False)
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_dict(cls, document: Any) -> FeatureSchema:
+        """Parse and check a schema document; raise SchemaError naming what is wrong."""
+        if not isinstance(document, dict) or not isinstance(document.get("features"), list):
+            raise SchemaError("schema must be an object with a list of 'features'")
+        if not document["features"]:
+            raise SchemaError("schema must declare at least one feature")
+        features: list[Feature] = []
+        seen: set[str] = set()
+        for position, raw in enumerate(document["features"]):
+            where = f"features[{position}]"
+            if not isinstance(raw, dict):
+                raise SchemaError(f"{where}: must be an object")
+            name = raw.get("name")
+            if not isinstance(name, str) or not name.isidentifier():
+                raise SchemaError(f"{where}: 'name' must be an identifier, got {name!r}")
+            if name in seen:
+                raise SchemaError(f"{where}: duplicate feature name {name!r}")
+            seen.add(name)
+            kind = raw.get("type")
+            if kind not in FEATURE_TYPES:
+                raise SchemaError(f"{name}: 'type' must be one of {', '.join(FEATURE_TYPES)}")
+            label = raw.get("label") or name.replace("_", " ").capitalize()
+            common = dict(
+                name=name,
+                label=str(label),
+                type=kind,
+                description=str(raw.get("description", "")),
+                mutable=bool(raw.get("mutable", False)),
+                protected=bool(raw.get("protected", False)),
+            )
+            if kind == "numeric":
+                minimum, maximum = raw.get("minimum"), raw.get("maximum")
+                for bound_name, bound in (("minimum", minimum), ("maximum", maximum)):
+                    if bound is not None and not _is_number(bound):
+                        raise SchemaError(f"{name}: '{bound_name}' must be a number")
+                if minimum is not None and maximum is not None and minimum > maximum:
+                    raise SchemaError(f"{name}: minimum is greater than maximum")
+                features.append(
+                    Feature(
+                        **common,
+                        minimum=minimum,
+                        maximum=maximum,
+                        unit=str(raw.get("unit", "")),
+                        integer=bool(raw.get("integer", False)),
+                    )
+                )
+            elif kind == "categorical":
+                raw_categories = raw.get("categories")
+                if not isinstance(raw_categories, list) or not raw_categories:
+                    raise SchemaError(f"{name}: categorical feature needs a list of 'categories'")
+                categories = []
+                for item in raw_categories:
+                    if isinstance(item, str):
+                        item = {"value": item, "label": item}
+                    if not isinstance(item, dict) or not isinstance(item.get("value"), str):
+                        raise SchemaError(f"{name}: each category needs a string 'value'")
+                    categories.append(
+                        Category(value=item["value"], label=str(item.get("label", item["value"])))
+                    )
+                if len({c.value for c in categories}) != len(categories):
+                    raise SchemaError(f"{name}: duplicate category values")
+                encoding = raw.get("encoding", "one_hot")
+                if encoding not in CATEGORICAL_ENCODINGS:
+                    raise SchemaError(f"{name}: 'encoding' must be one of {', '.join(CATEGORICAL_ENCODINGS)}")
+                features.append(Feature(**common, categories=tuple(categories), encoding=encoding))
+            else:
+                shape = raw.get("shape")
+                if (
+                    not isinstance(shape, list)
+                    or not shape
+                    or not all(isinstance(n, int) and n > 0 for n in shape)
+                ):
+                    raise SchemaError(f"{name}: image feature needs a 'shape' of positive integers")
+                features.append(
+                    Feature(
+                        **common,
+                        shape=tuple(shape),
+                        minimum=raw.get("minimum", 0),
+                        maximum=raw.get("maximum", 255),
+                        encoding="pixels",
+                    )
+                )
+        schema = cls(features=tuple(features))
+        schema._index.update({f.name: f for f in features})
+        return schema
+
+    def to_dict(self) -> dict:
+        out = []
+        for f in self.features:
+            item: dict[str, Any] = {
+                "name": f.name,
+                "label": f.label,
+                "description": f.description,
+                "type": f.type,
+                "mutable": f.mutable,
+                "protected": f.protected,
+            }
+            if f.type == "numeric":
+                item.update(minimum=f.minimum, maximum=f.maximum, unit=f.unit, integer=f.integer)
+            elif f.type == "categorical":
+                item["encoding"] = f.encoding
+                item["categories"] = [{"value": c.value, "label": c.label} for c in f.categories]
+            else:
+                item.update(shape=list(f.shape), minimum=f.minimum, maximum=f.maximum)
+            out.append(item)
+        return {"features": out}
+
+    # ----------------------------------------------------------------- lookups
+    def __getitem__(self, name: str) -> Feature:
+        return self._index[name]
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def columns(self) -> list[str]:
+        """Model input columns, in order."""
+        out: list[str] = []
+        for f in self.features:
+            if f.type == "categorical" and f.encoding == "one_hot":
+                out.extend(f"{f.name}={c.value}" for c in f.categories)
+            elif f.type == "image":
+                out.extend(f"{f.name}[{i}]" for i in range(f.width))
+            else:
+                out.append(f.name)
+        return out
+
+    @property
+    def groups(self) -> list[tuple[str, list[int]]]:
+        """(feature name, its column indices): how to report attributions per original feature."""
+        out, start = [], 0
+        for f in self.features:
+            out.append((f.name, list(range(start, start + f.width))))
+            start += f.width
+        return out
+
+    @property
+    def is_image(self) -> bool:
+        return any(f.type == "image" for f in self.features)
+
+    # ----------------------------------------------------------------- validation
+    def validate(self, features: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        """Check a decision's features; return (clean values, {field: error}).
+
+        Every bad field gets its own message; unknown fields are errors too, so a typo in an
+        integration cannot silently drop an input.
+        """
+        if not isinstance(features, dict):
+            return {}, {"features": "must be an object mapping feature names to values"}
+        clean: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for name in features:
+            if name not in self._index:
+                errors[name] = "unknown feature for this model version"
+        for f in self.features:
+            if f.name not in features or features[f.name] is None:
+                errors[f.name] = "this field is required"
+                continue
+            value = features[f.name]
+            try:
+                clean[f.name] = _clean_value(f, value)
+            except ValueError as exc:
+                errors[f.name] = str(exc)
+        return clean, errors
+
+    # ----------------------------------------------------------------- encoding
+    def encode(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        """Encode validated feature dicts into the model's float matrix (n_rows, n_columns)."""
+        matrix = np.zeros((len(rows), len(self.columns)), dtype=np.float64)
+        start = 0
+        for f in self.features:
+            if f.type == "numeric":
+                matrix[:, start] = [row[f.name] for row in rows]
+            elif f.type == "categorical":
+                positions = {c.value: i for i, c in enumerate(f.categories)}
+                index = np.fromiter((positions[row[f.name]] for row in rows), dtype=np.int64)
+                if f.encoding == "one_hot":
+                    matrix[np.arange(len(rows)), start + index] = 1.0
+                else:
+                    matrix[:, start] = index
+            else:
+                matrix[:, start : start + f.width] = np.asarray(
+                    [row[f.name] for row in rows], dtype=np.float64
+                ).reshape(len(rows), f.width)
+            start += f.width
+        return matrix
+
+    def decode_row(self, row: np.ndarray) -> dict[str, Any]:
+        """Inverse of encode for one row (used by counterfactual search)."""
+        out: dict[str, Any] = {}
+        start = 0
+        for f in self.features:
+            block = row[start : start + f.width]
+            if f.type == "numeric":
+                value = float(block[0])
+                out[f.name] = int(round(value)) if f.integer else value
+            elif f.type == "categorical":
+                index = int(np.argmax(block)) if f.encoding == "one_hot" else int(block[0])
+                out[f.name] = f.categories[index].value
+            else:
+                out[f.name] = block.reshape(f.shape).tolist()
+            start += f.width
+        return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _clean_value(f: Feature, value: Any) -> Any:
+    if f.type == "numeric":
+        if isinstance(value, str):
+            raise ValueError("must be a number, not a string")
+        if not _is_number(value):
+            raise ValueError("must be a finite number")
+        if f.integer and float(value) != int(value):
+            raise ValueError("must be a whole number")
+        if f.minimum is not None and value < f.minimum:
+            raise ValueError(f"must be at least {f.minimum:g}{(' ' + f.unit) if f.unit else ''}")
+        if f.maximum is not None and value > f.maximum:
+            raise ValueError(f"must be at most {f.maximum:g}{(' ' + f.unit) if f.unit else ''}")
+        return int(value) if f.integer else float(value)
+    if f.type == "categorical":
+        allowed = [c.value for c in f.categories]
+        if not isinstance(value, str) or value not in allowed:
+            shown = ", ".join(repr(v) for v in allowed[:12])
+            raise ValueError(f"must be one of {shown}")
+        return value
+    return _clean_image(f, value)
+
+
+def _clean_image(f: Feature, value: Any) -> list:
+    """An image is a flat or nested list of numbers, or a base64 PNG of the declared shape."""
+    if isinstance(value, str):
+        array = _decode_png(f, value)
+    else:
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError("must be a list of numbers or a base64-encoded PNG") from None
+        if array.size != f.width:
+            raise ValueError(f"must have {f.width} values ({'x'.join(map(str, f.shape))})")
+        if not np.all(np.isfinite(array)):
+            raise ValueError("must contain only finite numbers")
+        array = array.reshape(f.shape)
+    low, high = f.minimum, f.maximum
+    if low is not None and high is not None and (array.min() < low or array.max() > high):
+        raise ValueError(f"pixel values must lie between {low:g} and {high:g}")
+    return array.reshape(-1).tolist()
+
+
+def _decode_png(f: Feature, value: str) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        raw = base64.b64decode(value, validate=True)
+        image = Image.open(io.BytesIO(raw))
+        image.load()
+    except (ValueError, UnidentifiedImageError, OSError):
+        raise ValueError("must be a list of numbers or a base64-encoded PNG") from None
+    gray = np.asarray(image.convert("L"), dtype=np.float64)
+    if gray.shape != tuple(f.shape[:2]):
+        raise ValueError(f"PNG must be {f.shape[1]}x{f.shape[0]} pixels, got {gray.shape[1]}x{gray.shape[0]}")
+    # 8-bit grey levels are scaled onto the feature's declared pixel range.
+    low = f.minimum or 0
+    high = f.maximum if f.maximum is not None else 255
+    return (low + gray / 255.0 * (high - low)).reshape(f.shape)

@@ -1,0 +1,134 @@
+"""Input validation and output shapes of the decisions API (thin: the services do the work)."""
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from .models import Decision, ModelVersion
+from .services import DecisionInput
+
+
+class DecisionCreateSerializer(serializers.Serializer):
+    model = serializers.CharField(max_length=64, help_text="registered model name, e.g. credit-risk")
+    model_version = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, help_text="defaults to the newest active version"
+    )
+    subject_ref = serializers.CharField(
+        max_length=128, help_text="the controller's pseudonymous reference of the person"
+    )
+    reference = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    features = serializers.JSONField(
+        help_text="feature name -> value, as the model version's schema declares"
+    )
+
+    def to_input(self) -> DecisionInput:
+        data = self.validated_data
+        return DecisionInput(
+            model=data["model"],
+            model_version=data.get("model_version") or None,
+            subject_ref=data["subject_ref"],
+            reference=data.get("reference", ""),
+            features=data["features"],
+        )
+
+
+class BulkCreateSerializer(serializers.Serializer):
+    decisions = serializers.ListField(child=serializers.DictField(), allow_empty=False)
+
+
+class ExplanationLinkSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    url = serializers.CharField()
+
+
+class DecisionSerializer(serializers.Serializer):
+    """Documented output shape; bodies are built by `decision_body` for speed."""
+
+    id = serializers.UUIDField()
+    model = serializers.CharField()
+    model_version = serializers.CharField()
+    kind = serializers.CharField()
+    subject_ref = serializers.CharField()
+    reference = serializers.CharField()
+    outcome = serializers.CharField()
+    favourable = serializers.BooleanField(allow_null=True)
+    score = serializers.FloatField()
+    decided_at = serializers.DateTimeField()
+    features = serializers.DictField()
+    explanation = ExplanationLinkSerializer()
+    subject_access_url = serializers.CharField(required=False, help_text="returned once, on creation")
+
+
+def decision_body(decision: Decision, *, explanation=None, access_url: str | None = None) -> dict:
+    version = decision.model_version
+    if explanation is None:
+        explanation = getattr(decision, "current_explanation", None)
+    body = {
+        "id": str(decision.pk),
+        "model": version.model.name,
+        "model_version": version.version,
+        "kind": decision.kind,
+        "subject_ref": decision.subject_ref,
+        "reference": decision.reference,
+        "outcome": decision.outcome,
+        "favourable": decision.favourable,
+        "score": decision.score,
+        "decided_at": decision.decided_at.isoformat(),
+        "features": decision.features,
+        "explanation": {
+            "status": explanation.status if explanation is not None else None,
+            "url": reverse("api-decision-explanation", args=[decision.pk]),
+        },
+    }
+    if access_url is not None:
+        body["subject_access_url"] = access_url
+    return body
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name")
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "model",
+            "version",
+            "framework",
+            "explainer",
+            "status",
+            "artifact_sha256",
+            "background_sha256",
+            "feature_schema",
+            "output",
+            "training",
+            "controller",
+            "purpose",
+            "significance",
+            "consequences",
+            "legal_basis",
+            "contact",
+            "retention_days",
+            "created_at",
+        ]
+
+
+class ModelRegisterSerializer(serializers.Serializer):
+    name = serializers.SlugField(max_length=64)
+    version = serializers.CharField(max_length=64)
+    framework = serializers.ChoiceField(choices=ModelVersion.Framework.choices)
+    explainer = serializers.ChoiceField(choices=ModelVersion.ExplainerMethod.choices, default="auto")
+    artifact = serializers.FileField(help_text="XGBoost model (UBJSON/JSON) or .keras file")
+    background = serializers.FileField(
+        help_text="background rows as a .npy float array (rows x model columns)"
+    )
+    schema = serializers.JSONField(binary=True, help_text="feature schema (see README)")
+    output = serializers.JSONField(binary=True, help_text="class_labels, favourable_label, threshold, type")
+    training = serializers.JSONField(binary=True, required=False, default=dict)
+    texts = serializers.JSONField(
+        binary=True,
+        required=False,
+        default=dict,
+        help_text="controller, purpose, significance, consequences, legal_basis, contact",
+    )
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    retention_days = serializers.IntegerField(required=False, min_value=1)

@@ -1,0 +1,414 @@
+"""Write paths of the ledger: registering models, API keys, users and recording decisions.
+
+Every service runs in one transaction with its audit event, written last (see audit.services).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import Action
+from audit.services import Actor, EventSpec, audit_record, audit_record_many
+from config.errors import ApplicationError
+from explanations.services import explanations_create_pending
+
+from .auth import ROLES, generate_key, hash_key
+from .models import ApiKey, Decision, DecisionModel, ModelVersion
+from .predictors import (
+    ArtifactError,
+    decide,
+    dump_background,
+    load_background,
+    load_predictor,
+    predictor_for,
+    sha256,
+)
+from .schema import FeatureSchema, SchemaError
+
+SUBJECT_TEXT_FIELDS = ("controller", "purpose", "significance", "consequences", "legal_basis", "contact")
+
+
+def canonical_sha256(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------- model registry
+def _check_output(output: Any) -> dict:
+    if not isinstance(output, dict):
+        raise ApplicationError("invalid output semantics", fields={"output": "must be an object"})
+    errors = {}
+    if output.get("type") not in ("binary", "multiclass"):
+        errors["type"] = "must be 'binary' or 'multiclass'"
+    labels = output.get("class_labels")
+    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) for x in labels):
+        errors["class_labels"] = "must list at least two class labels"
+    elif output.get("type") == "binary" and len(labels) != 2:
+        errors["class_labels"] = "a binary model has exactly two labels: [negative, positive]"
+    favourable = output.get("favourable_label")
+    if favourable is not None and isinstance(labels, list) and favourable not in labels:
+        errors["favourable_label"] = "must be one of class_labels (or null)"
+    threshold = output.get("threshold", 0.5)
+    if not isinstance(threshold, int | float) or not 0 < threshold < 1:
+        errors["threshold"] = "must be a number between 0 and 1"
+    if errors:
+        raise ApplicationError("invalid output semantics", fields={"output": errors})
+    return output
+
+
+@transaction.atomic
+def model_register(
+    *,
+    name: str,
+    version: str,
+    framework: str,
+    artifact: bytes,
+    schema: dict,
+    output: dict,
+    background: np.ndarray | bytes,
+    actor: Actor,
+    training: dict | None = None,
+    texts: dict | None = None,
+    explainer: str = ModelVersion.ExplainerMethod.AUTO,
+    description: str = "",
+    retention_days: int | None = None,
+) -> ModelVersion:
+    """Register a model version after proving its artifact loads and fits its schema."""
+    if framework not in ModelVersion.Framework.values:
+        raise ApplicationError(
+            "unsupported framework", fields={"framework": f"must be one of {ModelVersion.Framework.values}"}
+        )
+    if explainer not in ModelVersion.ExplainerMethod.values:
+        raise ApplicationError(
+            "unknown explainer", fields={"explainer": f"must be one of {ModelVersion.ExplainerMethod.values}"}
+        )
+    try:
+        parsed = FeatureSchema.from_dict(schema)
+    except SchemaError as exc:
+        raise ApplicationError("invalid feature schema", fields={"schema": str(exc)}) from None
+    _check_output(output)
+    training = dict(training or {})
+    try:
+        predictor = load_predictor(framework, artifact, input_shape=training.get("input_shape"))
+        background_bytes = background if isinstance(background, bytes) else dump_background(background)
+        background_array = load_background(background_bytes)
+    except ArtifactError as exc:
+        raise ApplicationError("artifact rejected", fields={"artifact": str(exc)}) from None
+    width = len(parsed.columns)
+    if predictor.n_columns != width:
+        raise ApplicationError(
+            "schema does not match the model",
+            fields={"schema": f"encodes {width} model columns but the model takes {predictor.n_columns}"},
+        )
+    if background_array.shape[1] != width:
+        raise ApplicationError(
+            "background does not match the schema",
+            fields={"background": f"has {background_array.shape[1]} columns, expected {width}"},
+        )
+    n_classes = predictor.predict_proba(background_array[:1]).shape[1]
+    if n_classes != len(output["class_labels"]):
+        raise ApplicationError(
+            "output semantics do not match the model",
+            fields={
+                "output": f"model gives {n_classes} classes, class_labels lists {len(output['class_labels'])}"
+            },
+        )
+    model, _ = DecisionModel.objects.get_or_create(name=name, defaults={"description": description})
+    if model.versions.filter(version=version).exists():
+        raise ApplicationError(
+            "version already registered", fields={"version": f"{name}@{version} exists"}, status_code=409
+        )
+    minimum_retention = ModelVersion._meta.get_field("retention_days").default
+    if retention_days is not None and retention_days < minimum_retention:
+        raise ApplicationError(
+            "retention too short", fields={"retention_days": f"must be at least {minimum_retention} days"}
+        )
+    texts = texts or {}
+    version_obj = ModelVersion.objects.create(
+        model=model,
+        version=version,
+        framework=framework,
+        explainer=explainer,
+        artifact=artifact,
+        artifact_sha256=sha256(artifact),
+        feature_schema=parsed.to_dict(),
+        output=output,
+        background=background_bytes,
+        background_sha256=sha256(background_bytes),
+        training=training,
+        retention_days=retention_days or minimum_retention,
+        registered_by=f"{actor.type}:{actor.id}",
+        **{k: str(texts.get(k, "")) for k in SUBJECT_TEXT_FIELDS},
+    )
+    audit_record(
+        actor=actor,
+        action=Action.MODEL_REGISTERED,
+        object_type="model_version",
+        object_id=version_obj.pk,
+        data={
+            "model": name,
+            "version": version,
+            "framework": framework,
+            "artifact_sha256": version_obj.artifact_sha256,
+            "background_sha256": version_obj.background_sha256,
+            "schema_sha256": canonical_sha256(version_obj.feature_schema),
+        },
+    )
+    return version_obj
+
+
+@transaction.atomic
+def model_version_set_status(*, version: ModelVersion, status: str, actor: Actor) -> ModelVersion:
+    if status not in ModelVersion.Status.values:
+        raise ApplicationError(
+            "unknown status", fields={"status": f"must be one of {ModelVersion.Status.values}"}
+        )
+    version.status = status
+    version.save(update_fields=["status", "updated_at"])
+    audit_record(
+        actor=actor,
+        action=Action.MODEL_STATUS_CHANGED,
+        object_type="model_version",
+        object_id=version.pk,
+        data={"status": status},
+    )
+    return version
+
+
+# ---------------------------------------------------------------------------- keys and users
+@transaction.atomic
+def api_key_create(*, name: str, actor: Actor) -> tuple[ApiKey, str]:
+    """Create a key; the raw key is returned once and only its hash is stored."""
+    if not name.strip():
+        raise ApplicationError("name required", fields={"name": "must not be empty"})
+    raw, prefix = generate_key()
+    key = ApiKey.objects.create(name=name.strip(), prefix=prefix, key_hash=hash_key(raw))
+    audit_record(
+        actor=actor,
+        action=Action.API_KEY_CREATED,
+        object_type="api_key",
+        object_id=key.pk,
+        data={"prefix": prefix},
+    )
+    return key, raw
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at", "updated_at"])
+    audit_record(actor=actor, action=Action.API_KEY_REVOKED, object_type="api_key", object_id=key.pk)
+    return key
+
+
+@transaction.atomic
+def user_create(*, username: str, role: str, password: str, actor: Actor, email: str = ""):
+    if role not in ROLES:
+        raise ApplicationError("unknown role", fields={"role": f"must be one of {', '.join(ROLES)}"})
+    User = get_user_model()
+    if User.objects.filter(username=username).exists():
+        raise ApplicationError("user exists", fields={"username": f"{username!r} is taken"})
+    user = User.objects.create_user(username=username, password=password, email=email)
+    group, _ = Group.objects.get_or_create(name=role)
+    user.groups.add(group)
+    audit_record(
+        actor=actor, action=Action.USER_CREATED, object_type="user", object_id=user.pk, data={"role": role}
+    )
+    return user
+
+
+# ---------------------------------------------------------------------------- decisions
+@dataclass(frozen=True)
+class DecisionInput:
+    model: str
+    features: Any
+    subject_ref: str
+    model_version: str | None = None
+    reference: str = ""
+
+    @classmethod
+    def from_raw(cls, raw: dict) -> DecisionInput:
+        """Leniently from a request item; `_check_item` reports what is missing or wrong."""
+        return cls(
+            model=raw.get("model"),
+            features=raw.get("features"),
+            subject_ref=raw.get("subject_ref"),
+            model_version=raw.get("model_version") or None,
+            reference=raw.get("reference") or "",
+        )
+
+
+@dataclass(frozen=True)
+class RecordedDecision:
+    decision: Decision
+    access_token: str
+    explanation: Any
+
+    @property
+    def subject_access_url(self) -> str:
+        return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/access/{self.access_token}/"
+
+
+def resolve_model_version(name: str, version: str | None = None) -> ModelVersion:
+    """The named version, or the newest active version of the model."""
+    qs = ModelVersion.objects.select_related("model").filter(model__name=name)
+    if version:
+        found = qs.filter(version=version).first()
+        if found is None:
+            raise ApplicationError(
+                "unknown model version", fields={"model_version": f"{name}@{version} is not registered"}
+            )
+        if found.status != ModelVersion.Status.ACTIVE:
+            raise ApplicationError(
+                "retired model version", fields={"model_version": f"{name}@{version} is retired"}
+            )
+        return found
+    found = qs.filter(status=ModelVersion.Status.ACTIVE).order_by("-created_at").first()
+    if found is None:
+        raise ApplicationError("unknown model", fields={"model": f"no active model named {name!r}"})
+    return found
+
+
+def _check_item(item: DecisionInput, versions: dict) -> tuple[ModelVersion | None, dict, dict]:
+    errors: dict[str, Any] = {}
+    if not isinstance(item.subject_ref, str) or not item.subject_ref.strip():
+        errors["subject_ref"] = "this field is required"
+    elif len(item.subject_ref) > 128:
+        errors["subject_ref"] = "at most 128 characters"
+    if not isinstance(item.reference, str) or len(item.reference) > 128:
+        errors["reference"] = "must be a string of at most 128 characters"
+    if not isinstance(item.model, str) or not item.model:
+        errors["model"] = "this field is required"
+        return None, {}, errors
+    if item.model_version is not None and not isinstance(item.model_version, str):
+        errors["model_version"] = "must be a string"
+        return None, {}, errors
+    key = (item.model, item.model_version or None)
+    if key not in versions:
+        try:
+            versions[key] = resolve_model_version(item.model, item.model_version or None)
+        except ApplicationError as exc:
+            versions[key] = exc
+    version = versions[key]
+    if isinstance(version, ApplicationError):
+        errors.update(version.fields)
+        return None, {}, errors
+    clean, feature_errors = FeatureSchema.from_dict(version.feature_schema).validate(item.features)
+    if feature_errors:
+        errors["features"] = feature_errors
+    return version, clean, errors
+
+
+def decision_record(*, item: DecisionInput, actor: Actor, api_key: ApiKey | None = None) -> RecordedDecision:
+    """Validate, predict with the registered version, and record one decision atomically."""
+    try:
+        return decision_record_many(items=[item], actor=actor, api_key=api_key)[0]
+    except ApplicationError as exc:
+        if exc.fields.get("decisions"):
+            raise ApplicationError("invalid decision", fields=exc.fields["decisions"][0]) from None
+        raise
+
+
+def decision_record_many(
+    *, items: list[DecisionInput], actor: Actor, api_key: ApiKey | None = None
+) -> list[RecordedDecision]:
+    """All or nothing: every item is validated before anything is written.
+
+    One prediction call per model version, one INSERT per table, one audit lock: this is the
+    bulk path's throughput. Explanations are queued after commit.
+    """
+    if not items:
+        raise ApplicationError("no decisions", fields={"decisions": "must contain at least one decision"})
+    if len(items) > settings.BULK_MAX_DECISIONS:
+        raise ApplicationError(
+            "too many decisions", fields={"decisions": f"at most {settings.BULK_MAX_DECISIONS} per request"}
+        )
+    versions: dict = {}
+    checked = []
+    errors: dict[int, Any] = {}
+    for index, item in enumerate(items):
+        version, clean, item_errors = _check_item(item, versions)
+        if item_errors:
+            errors[index] = item_errors
+        checked.append((version, clean))
+    if errors:
+        raise ApplicationError(
+            f"{len(errors)} of {len(items)} decisions are invalid; nothing was recorded",
+            fields={"decisions": errors},
+        )
+
+    # Predict per model version, in one call each.
+    by_version: dict[int, list[int]] = {}
+    for index, (version, _) in enumerate(checked):
+        by_version.setdefault(version.pk, []).append(index)
+    outcomes: list[Any] = [None] * len(items)
+    for indexes in by_version.values():
+        version = checked[indexes[0]][0]
+        schema = FeatureSchema.from_dict(version.feature_schema)
+        matrix = schema.encode([checked[i][1] for i in indexes])
+        try:
+            proba = predictor_for(version).predict_proba(matrix)
+        except ArtifactError as exc:
+            raise ApplicationError("model unavailable", fields={"model": str(exc)}, status_code=503) from None
+        for i, result in zip(indexes, decide(version.output, proba), strict=True):
+            outcomes[i] = result
+
+    now = timezone.now()
+    expires = now + timedelta(days=settings.SUBJECT_ACCESS_DAYS)
+    tokens = [secrets.token_urlsafe(24) for _ in items]  # 192 random bits each
+    decisions = [
+        Decision(
+            model_version=version,
+            subject_ref=item.subject_ref.strip(),
+            reference=item.reference,
+            features=clean,
+            features_sha256=canonical_sha256(clean),
+            score=outcome.score,
+            outcome=outcome.outcome,
+            favourable=outcome.favourable,
+            decided_at=now,
+            api_key=api_key,
+            access_token_hash=hash_token(token),
+            access_expires_at=expires,
+        )
+        for item, (version, clean), outcome, token in zip(items, checked, outcomes, tokens, strict=True)
+    ]
+    with transaction.atomic():
+        Decision.objects.bulk_create(decisions)
+        explanations = explanations_create_pending(decisions=decisions)
+        audit_record_many(
+            events=[
+                EventSpec(
+                    actor=actor,
+                    action=Action.DECISION_RECORDED,
+                    object_type="decision",
+                    object_id=str(d.pk),
+                    data={
+                        "model_version": d.model_version_id,
+                        "features_sha256": d.features_sha256,
+                        "score": repr(d.score),
+                        "outcome": d.outcome,
+                    },
+                )
+                for d in decisions
+            ]
+        )
+    return [
+        RecordedDecision(decision=d, access_token=t, explanation=e)
+        for d, t, e in zip(decisions, tokens, explanations, strict=True)
+    ]
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

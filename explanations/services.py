@@ -1,0 +1,466 @@
+"""Write paths of explanations: queueing, claiming micro-batches, storing results, failures.
+
+Exactly-once in effect: a batch is claimed with a conditional UPDATE (pending -> running, with a
+fresh claim token), results are stored only on rows still holding that token, and a sweeper
+returns rows whose worker died to pending. Tasks may therefore run twice; rows never change twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from functools import partial
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audit.models import Action
+from audit.services import Actor, EventSpec, audit_record, audit_record_many
+
+from .models import Explanation
+
+logger = logging.getLogger(__name__)
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+SYSTEM = Actor.system("explainer")
+
+
+# ---------------------------------------------------------------------------- queueing
+def queue_for(model_version) -> str:
+    """GPU queue for the models configured to run there, when a GPU pool is deployed."""
+    if settings.EXPLAIN_GPU_QUEUE:
+        models = settings.EXPLAIN_GPU_MODELS
+        if "*" in models or model_version.model.name in models:
+            return "gpu"
+    return "cpu"
+
+
+def explanation_enqueue(*, model_version_id: int) -> bool:
+    """Publish one drain task for a model version. Never raises: a broker outage leaves the rows
+    pending and the sweeper re-enqueues them once the broker is back."""
+    from decisions.models import ModelVersion
+
+    from .tasks import explain_pending
+
+    try:
+        version = ModelVersion.objects.select_related("model").get(pk=model_version_id)
+        explain_pending.apply_async(
+            kwargs={"model_version_id": model_version_id}, queue=queue_for(version), retry=False
+        )
+    except Exception as exc:  # noqa: BLE001 - any publish failure is handled the same way
+        logger.warning("could not enqueue explanations of version %s: %s", model_version_id, exc)
+        return False
+    return True
+
+
+def explanations_create_pending(*, decisions: list) -> list[Explanation]:
+    """Create the pending explanation of each new decision; enqueue after commit."""
+    now = timezone.now()
+    rows = Explanation.objects.bulk_create(
+        [Explanation(decision=d, model_version_id=d.model_version_id, queued_at=now) for d in decisions]
+    )
+    for version_id in sorted({d.model_version_id for d in decisions}):
+        transaction.on_commit(partial(explanation_enqueue, model_version_id=version_id))
+    return rows
+
+
+# ---------------------------------------------------------------------------- claiming
+def explanation_claim_batch(*, model_version_id: int, limit: int) -> tuple[str, list[int]]:
+    """Claim up to `limit` pending explanations of one version: pending -> running.
+
+    SKIP LOCKED lets several workers claim disjoint batches; the status condition in the UPDATE
+    makes a claim idempotent even where row locks are not available (SQLite).
+    """
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        candidates = list(
+            Explanation.objects.select_for_update(skip_locked=True)
+            .filter(model_version_id=model_version_id, status=Explanation.Status.PENDING)
+            .order_by("queued_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if not candidates:
+            return token, []
+        Explanation.objects.filter(id__in=candidates, status=Explanation.Status.PENDING).update(
+            status=Explanation.Status.RUNNING,
+            started_at=timezone.now(),
+            attempts=F("attempts") + 1,
+            worker=f"{WORKER_ID}/{token}",
+        )
+    claimed = list(
+        Explanation.objects.filter(worker=f"{WORKER_ID}/{token}", status=Explanation.Status.RUNNING)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    return token, claimed
+
+
+def explanation_release(*, ids: list[int], token: str) -> int:
+    """Hand a claimed batch back (transient failure): running -> pending."""
+    return Explanation.objects.filter(
+        id__in=ids, worker=f"{WORKER_ID}/{token}", status=Explanation.Status.RUNNING
+    ).update(status=Explanation.Status.PENDING, started_at=None)
+
+
+# ---------------------------------------------------------------------------- computing
+_explainers: dict[tuple[int, str, str], Any] = {}
+_explainers_lock = threading.Lock()
+
+
+def explainer_method(version) -> str:
+    from explanations.engine import auto_method
+
+    return auto_method(version.framework) if version.explainer == "auto" else version.explainer
+
+
+def explainer_for(version):
+    """The engine explainer of a model version, built once per worker process."""
+    from decisions.predictors import load_background, predictor_for
+    from explanations.engine import make_explainer
+
+    method = explainer_method(version)
+    key = (version.pk, version.artifact_sha256, method)
+    explainer = _explainers.get(key)
+    if explainer is None:
+        with _explainers_lock:
+            explainer = _explainers.get(key)
+            if explainer is None:
+                predictor = predictor_for(version)
+                background = load_background(bytes(version.background))
+                if method == "tree":
+                    explainer = make_explainer("tree", model=predictor.model, background=background)
+                elif method in ("deep", "gradient"):
+                    explainer = make_explainer(
+                        method,
+                        model=predictor.model,
+                        background=background,
+                        input_shape=tuple(predictor.input_shape),
+                    )
+                else:
+                    explainer = make_explainer("kernel", model=predictor.predict_proba, background=background)
+                _explainers[key] = explainer
+    return explainer
+
+
+def forget_explainers() -> None:
+    """Drop cached explainers (after a TensorFlow failure the process is recycled anyway)."""
+    with _explainers_lock:
+        _explainers.clear()
+
+
+def classes_to_explain(version, X: np.ndarray) -> np.ndarray:
+    """Binary: the positive class (the score). Multiclass: the class the model decided."""
+    from decisions.predictors import predictor_for
+
+    if version.output["type"] == "binary":
+        return np.ones(X.shape[0], dtype=np.int64)
+    return predictor_for(version).predict_proba(X).argmax(axis=1).astype(np.int64)
+
+
+def explanation_compute(*, version, explanations: list[Explanation]):
+    """Run ONE engine call for the batch and return (engine result, per-feature matrix)."""
+    from decisions.schema import FeatureSchema
+    from explanations.engine import group_contributions
+
+    schema = FeatureSchema.from_dict(version.feature_schema)
+    X = schema.encode([e.decision.features for e in explanations])
+    explainer = explainer_for(version)
+    result = explainer.explain(X, classes=classes_to_explain(version, X))
+    grouped = group_contributions(result.values, schema.groups)
+    return schema, result, grouped
+
+
+def contributions_for(schema, features: dict, grouped_row: np.ndarray) -> list[dict]:
+    out = []
+    for feature, value in zip(schema.features, grouped_row, strict=True):
+        shown = features.get(feature.name)
+        out.append(
+            {
+                "feature": feature.name,
+                "label": feature.label,
+                "value": None if feature.type == "image" else shown,
+                "display_value": feature.display_value(shown),
+                "contribution": float(value),
+                "mutable": feature.mutable,
+                "protected": feature.protected,
+            }
+        )
+    return out
+
+
+def explanation_store_batch(
+    *, version, token: str, explanations: list[Explanation], schema, result, grouped
+) -> int:
+    """Write results onto rows still claimed by `token`; one audit event per explanation."""
+    labels = version.output["class_labels"]
+    now = timezone.now()
+    per_row_ms = 1000.0 * result.compute_seconds / max(len(explanations), 1)
+    errors = result.additivity_error
+    with transaction.atomic():
+        # Lock our rows; a sweeper that already handed them back makes this set smaller.
+        still_ours = set(
+            Explanation.objects.select_for_update()
+            .filter(
+                id__in=[e.pk for e in explanations],
+                worker=f"{WORKER_ID}/{token}",
+                status=Explanation.Status.RUNNING,
+            )
+            .values_list("id", flat=True)
+        )
+        updated = []
+        for i, e in enumerate(explanations):
+            if e.pk not in still_ours:
+                continue
+            e.status = Explanation.Status.DONE
+            e.method = result.method
+            e.params = result.params
+            e.output_space = result.output_space
+            e.explained_class = labels[int(result.explained_class[i])]
+            e.base_value = float(result.base_values[i])
+            e.predicted_value = float(result.predictions[i])
+            e.contributions = contributions_for(schema, e.decision.features, grouped[i])
+            e.raw_values = [float(v) for v in result.values[i]]
+            e.additivity_error = float(errors[i])
+            e.versions = result.versions
+            e.model_sha256 = version.artifact_sha256
+            e.background_sha256 = version.background_sha256
+            e.device = result.device
+            e.compute_ms = per_row_ms
+            e.batch_size = len(explanations)
+            e.finished_at = now
+            e.error = ""
+            updated.append(e)
+        Explanation.objects.bulk_update(
+            updated,
+            [
+                "status",
+                "method",
+                "params",
+                "output_space",
+                "explained_class",
+                "base_value",
+                "predicted_value",
+                "contributions",
+                "raw_values",
+                "additivity_error",
+                "versions",
+                "model_sha256",
+                "background_sha256",
+                "device",
+                "compute_ms",
+                "batch_size",
+                "finished_at",
+                "error",
+            ],
+            batch_size=1000,
+        )
+        if updated:
+            audit_record_many(
+                events=[
+                    EventSpec(
+                        actor=SYSTEM,
+                        action=Action.EXPLANATION_COMPUTED,
+                        object_type="explanation",
+                        object_id=str(e.pk),
+                        data={
+                            "decision": str(e.decision_id),
+                            "method": e.method,
+                            "model_sha256": e.model_sha256,
+                            "background_sha256": e.background_sha256,
+                            "additivity_error": repr(e.additivity_error),
+                            "device": e.device,
+                        },
+                    )
+                    for e in updated
+                ]
+            )
+    return len(updated)
+
+
+def explanation_fail(*, ids: list[int], token: str | None, reason: str) -> int:
+    """Terminal failure: mark failed with the reason and an audit event per row."""
+    with transaction.atomic():
+        qs = Explanation.objects.select_for_update().filter(
+            id__in=ids, status__in=[Explanation.Status.RUNNING, Explanation.Status.PENDING]
+        )
+        if token is not None:
+            qs = qs.filter(worker=f"{WORKER_ID}/{token}")
+        failed = list(qs.values_list("id", "decision_id"))
+        Explanation.objects.filter(id__in=[i for i, _ in failed]).update(
+            status=Explanation.Status.FAILED, error=reason[:2000], finished_at=timezone.now()
+        )
+        if failed:
+            audit_record_many(
+                events=[
+                    EventSpec(
+                        SYSTEM,
+                        Action.EXPLANATION_FAILED,
+                        "explanation",
+                        str(i),
+                        {"decision": str(d), "reason": reason[:200]},
+                    )
+                    for i, d in failed
+                ]
+            )
+    return len(failed)
+
+
+class TransientError(Exception):
+    """Worth retrying: the database or broker blinked."""
+
+
+def explanation_drain(*, model_version_id: int, max_batches: int | None = None) -> dict:
+    """Claim, compute and store batches of one version until none is pending.
+
+    Returns counters. Raises TransientError (after handing the batch back) for the task to retry;
+    terminal errors mark the batch failed and stop.
+    """
+    from django.db import DatabaseError
+
+    from decisions.models import ModelVersion
+
+    version = ModelVersion.objects.select_related("model").filter(pk=model_version_id).first()
+    if version is None:
+        logger.info("model version %s is gone; nothing to explain", model_version_id)
+        return {"done": 0, "failed": 0, "batches": 0}
+    done = failed = batches = 0
+    wait = settings.EXPLAIN_BATCH_WAIT_MS / 1000.0
+    while max_batches is None or batches < max_batches:
+        if wait:
+            # Let a burst accumulate so one SHAP call covers more rows.
+            time.sleep(wait)
+        token, ids = explanation_claim_batch(
+            model_version_id=model_version_id, limit=settings.EXPLAIN_BATCH_SIZE
+        )
+        if not ids:
+            break
+        batches += 1
+        explanations = list(Explanation.objects.select_related("decision").filter(id__in=ids).order_by("id"))
+        try:
+            schema, result, grouped = explanation_compute(version=version, explanations=explanations)
+        except DatabaseError as exc:
+            explanation_release(ids=ids, token=token)
+            raise TransientError(str(exc)) from exc
+        except Exception as exc:  # noqa: BLE001 - anything else is terminal for this batch
+            reason = f"{exc.__class__.__name__}: {exc}"
+            logger.exception("explaining %s rows of %s failed", len(ids), version)
+            failed += explanation_fail(ids=ids, token=token, reason=reason)
+            if _is_tensorflow_error(exc):
+                mark_process_for_recycling()
+            break
+        try:
+            done += explanation_store_batch(
+                version=version,
+                token=token,
+                explanations=explanations,
+                schema=schema,
+                result=result,
+                grouped=grouped,
+            )
+        except DatabaseError as exc:
+            explanation_release(ids=ids, token=token)
+            raise TransientError(str(exc)) from exc
+    return {"done": done, "failed": failed, "batches": batches}
+
+
+def _is_tensorflow_error(exc: BaseException) -> bool:
+    module = type(exc).__module__
+    return module.startswith(("tensorflow", "keras", "tf_keras")) or "tensorflow" in repr(exc).lower()
+
+
+_recycle = threading.Event()
+
+
+def mark_process_for_recycling() -> None:
+    """A failed DeepExplainer can poison later gradient lookups in this process: leave after the task."""
+    forget_explainers()
+    _recycle.set()
+
+
+def process_needs_recycling() -> bool:
+    return _recycle.is_set()
+
+
+# ---------------------------------------------------------------------------- sweeper
+def explanations_sweep() -> dict:
+    """Return stale running rows to pending (or fail them after too many attempts), then
+    re-enqueue every version that still has pending rows older than a few seconds."""
+    now = timezone.now()
+    stale_before = now - timezone.timedelta(seconds=settings.EXPLAIN_STALE_SECONDS)
+    running = Explanation.objects.filter(status=Explanation.Status.RUNNING, started_at__lt=stale_before)
+    exhausted = list(running.filter(attempts__gte=settings.EXPLAIN_MAX_ATTEMPTS).values_list("id", flat=True))
+    failed = 0
+    if exhausted:
+        failed = explanation_fail(
+            ids=exhausted,
+            token=None,
+            reason=f"gave up after {settings.EXPLAIN_MAX_ATTEMPTS} attempts (worker lost or timed out)",
+        )
+    reset = running.filter(attempts__lt=settings.EXPLAIN_MAX_ATTEMPTS).update(
+        status=Explanation.Status.PENDING, started_at=None
+    )
+    waiting_since = now - timezone.timedelta(seconds=5)
+    version_ids = sorted(
+        set(
+            Explanation.objects.filter(status=Explanation.Status.PENDING, queued_at__lt=waiting_since)
+            .values_list("model_version_id", flat=True)
+            .distinct()
+        )
+    )
+    if reset:
+        version_ids = sorted(
+            set(version_ids)
+            | set(
+                Explanation.objects.filter(status=Explanation.Status.PENDING)
+                .values_list("model_version_id", flat=True)
+                .distinct()
+            )
+        )
+    enqueued = sum(explanation_enqueue(model_version_id=v) for v in version_ids)
+    return {"reset": reset, "failed": failed, "enqueued": enqueued}
+
+
+def explanation_recompute(*, explanation: Explanation, actor: Actor) -> dict:
+    """Recompute one explanation in this process and compare it with the stored result.
+
+    Trees are exact and deterministic, so the comparison is bit-for-bit; the stored record is
+    left untouched and the recomputation itself is an audit event.
+    """
+    from decisions.models import ModelVersion
+
+    if explanation.status != Explanation.Status.DONE:
+        from config.errors import ApplicationError
+
+        raise ApplicationError(
+            "nothing to compare", fields={"status": f"explanation is {explanation.status}, not done"}
+        )
+    version = ModelVersion.objects.select_related("model").get(pk=explanation.model_version_id)
+    _, result, grouped = explanation_compute(version=version, explanations=[explanation])
+    new_raw = [float(v) for v in result.values[0]]
+    identical = (
+        new_raw == list(explanation.raw_values) and float(result.base_values[0]) == explanation.base_value
+    )
+    max_diff = float(np.max(np.abs(np.asarray(new_raw) - np.asarray(explanation.raw_values))))
+    audit_record(
+        actor=actor,
+        action=Action.EXPLANATION_RECOMPUTED,
+        object_type="explanation",
+        object_id=explanation.pk,
+        data={"identical": identical, "max_abs_difference": repr(max_diff)},
+    )
+    return {
+        "identical": identical,
+        "max_abs_difference": max_diff,
+        "method": result.method,
+        "base_value": float(result.base_values[0]),
+        "raw_values": new_raw,
+        "device": result.device,
+        "versions": result.versions,
+    }

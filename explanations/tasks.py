@@ -1,0 +1,54 @@
+"""Celery interface of the explanation workers: ids in, a service call, nothing clever."""
+
+import logging
+import os
+
+from celery import shared_task
+from celery.signals import task_postrun, worker_process_init
+
+from .services import TransientError, explanation_drain, explanations_sweep, process_needs_recycling
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    name="explanations.explain_pending",
+    acks_late=True,  # safe: claims are conditional, so a redelivered task changes nothing twice
+    autoretry_for=(TransientError,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def explain_pending(self, *, model_version_id: int) -> dict:
+    result = explanation_drain(model_version_id=model_version_id)
+    if result["batches"]:
+        logger.info("version %s: %s", model_version_id, result)
+    return result
+
+
+@shared_task(name="explanations.sweep", ignore_result=True)
+def sweep() -> dict:
+    result = explanations_sweep()
+    if result["reset"] or result["failed"]:
+        logger.warning("sweeper: %s", result)
+    return result
+
+
+@worker_process_init.connect
+def _announce_devices(**kwargs):
+    from .engine import detect_devices
+
+    logger.info("explanation worker %s devices: %s", os.getpid(), detect_devices())
+
+
+@task_postrun.connect
+def _recycle_after_tensorflow_failure(**kwargs):
+    # The failure is already stored. If the message is redelivered because the process left
+    # before its ack, the rerun finds nothing pending: nothing is lost or done twice. The pool
+    # starts a fresh process in its place.
+    if process_needs_recycling():
+        logger.warning("recycling worker process %s after a TensorFlow failure", os.getpid())
+        os._exit(0)

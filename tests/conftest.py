@@ -1,0 +1,106 @@
+"""Shared fixtures: trained demo models (once per session), registered versions, personas."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from audit.services import Actor
+
+
+@pytest.fixture(scope="session")
+def credit_trained():
+    from decisions.demo import credit
+
+    return credit.train()
+
+
+@pytest.fixture(scope="session")
+def digits_trained():
+    from decisions.demo import digits
+
+    return digits.train()
+
+
+def register(trained, *, version: str | None = None, **overrides):
+    from decisions.services import model_register
+
+    return model_register(
+        name=trained.name,
+        version=version or trained.version,
+        framework=trained.framework,
+        artifact=trained.artifact,
+        schema=trained.schema,
+        output=trained.output,
+        background=trained.background,
+        training=trained.training,
+        texts=trained.subject_texts,
+        explainer=overrides.pop("explainer", trained.explainer),
+        actor=Actor.system("tests"),
+        **overrides,
+    )
+
+
+@pytest.fixture
+def credit_version(db, credit_trained):
+    return register(credit_trained)
+
+
+@pytest.fixture
+def digits_version(db, digits_trained):
+    return register(digits_trained)
+
+
+@pytest.fixture
+def applicant(credit_trained):
+    """A real applicant from the German credit data, as the API receives them."""
+    return dict(credit_trained.sample_rows[0])
+
+
+@pytest.fixture
+def api_key(db):
+    from decisions.services import api_key_create
+
+    key, raw = api_key_create(name="core-banking", actor=Actor.system("tests"))
+    key.raw = raw
+    return key
+
+
+@pytest.fixture
+def integration(api_key):
+    """The controller's decision service, holding a valid API key."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key.raw}")
+    return client
+
+
+def _user(username: str, role: str | None):
+    from django.contrib.auth import get_user_model
+
+    from decisions.services import user_create
+
+    if role is None:
+        return get_user_model().objects.create_user(username=username, password="pw-" + username)
+    return user_create(username=username, role=role, password="pw-" + username, actor=Actor.system("tests"))
+
+
+@pytest.fixture
+def caseworker(db):
+    return _user("casey", "caseworker")
+
+
+@pytest.fixture
+def auditor(db):
+    return _user("audrey", "auditor")
+
+
+@pytest.fixture
+def nobody(db):
+    """Signed in, but in no group."""
+    return _user("norole", None)
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client

@@ -1,0 +1,244 @@
+"""The decisions API as the controller's decision service uses it."""
+
+import json
+import uuid
+
+import numpy as np
+import pytest
+import xgboost as xgb
+
+from audit.chain import verify_chain
+from audit.models import Action, AuditEvent
+from decisions.models import Decision, IdempotencyRecord
+from decisions.schema import FeatureSchema
+from explanations.models import Explanation
+from tests.conftest import client_for
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/decisions/"
+
+
+def body(applicant, **extra):
+    return {"model": "credit-risk", "subject_ref": "subj-001", "features": applicant, **extra}
+
+
+def post(client, data, **headers):
+    return client.post(URL, data=json.dumps(data), content_type="application/json", **headers)
+
+
+def test_records_decision_with_model_output(integration, credit_version, applicant, api_key):
+    response = post(integration, body(applicant, reference="loan-42"))
+    assert response.status_code == 201, response.content
+    data = response.json()
+    decision = Decision.objects.get(pk=data["id"])
+    # The stored score is the registered model's own output on the same row.
+    schema = FeatureSchema.from_dict(credit_version.feature_schema)
+    booster = xgb.Booster()
+    booster.load_model(bytearray(bytes(credit_version.artifact)))
+    expected = float(booster.predict(xgb.DMatrix(schema.encode([applicant])))[0])
+    assert decision.score == pytest.approx(expected, abs=1e-7)
+    assert data["score"] == decision.score
+    assert data["outcome"] == ("approved" if expected >= 0.5 else "refused")
+    assert data["favourable"] == (data["outcome"] == "approved")
+    assert data["model"] == "credit-risk" and data["model_version"] == credit_version.version
+    assert decision.features == applicant and decision.reference == "loan-42"
+    assert decision.api_key == api_key
+    assert data["explanation"] == {
+        "status": "pending",
+        "url": f"/api/v1/decisions/{decision.pk}/explanation/",
+    }
+    assert data["subject_access_url"].startswith("http://127.0.0.1:8000/access/")
+    token = data["subject_access_url"].rstrip("/").rsplit("/", 1)[1]
+    assert len(token) >= 32 and token not in decision.access_token_hash  # stored hashed
+    assert Explanation.objects.get(decision=decision).status == "pending"
+    event = AuditEvent.objects.get(action=Action.DECISION_RECORDED, object_id=str(decision.pk))
+    assert event.data["outcome"] == decision.outcome and event.actor_id == str(api_key.pk)
+    assert verify_chain().ok
+
+
+@pytest.mark.parametrize(
+    "change, field, message",
+    [
+        ({"age_years": "forty"}, "age_years", "must be a number, not a string"),
+        ({"age_years": 12}, "age_years", "must be at least"),
+        ({"duration_months": 12.5}, "duration_months", "whole number"),
+        ({"housing": "castle"}, "housing", "must be one of"),
+        ({"favourite_colour": "blue"}, "favourite_colour", "unknown feature"),
+        ({"credit_amount": None}, "credit_amount", "required"),
+    ],
+)
+def test_bad_feature_is_named_and_nothing_stored(
+    integration, credit_version, applicant, change, field, message
+):
+    before = AuditEvent.objects.count()
+    response = post(integration, body({**applicant, **change}))
+    assert response.status_code == 400
+    assert message in response.json()["errors"]["features"][field]
+    assert Decision.objects.count() == 0 and Explanation.objects.count() == 0
+    assert AuditEvent.objects.count() == before
+
+
+def test_every_bad_field_is_reported_at_once(integration, credit_version, applicant):
+    features = dict(applicant, age_years=200, housing="boat")
+    del features["purpose"]
+    response = post(integration, {"model": "credit-risk", "subject_ref": "", "features": features})
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert set(errors) == {"subject_ref"}  # request shape is checked before the schema
+    response = post(integration, {"model": "credit-risk", "subject_ref": "s", "features": features})
+    assert set(response.json()["errors"]["features"]) == {"age_years", "housing", "purpose"}
+
+
+def test_unknown_model_and_version_refused(integration, credit_version, applicant):
+    response = post(integration, body(applicant, model="no-such-model"))
+    assert response.status_code == 400 and "no-such-model" in response.json()["errors"]["model"]
+    response = post(integration, body(applicant, model_version="9.9"))
+    assert "credit-risk@9.9" in response.json()["errors"]["model_version"]
+    assert Decision.objects.count() == 0
+
+
+def test_features_not_an_object_refused(integration, credit_version):
+    response = post(integration, {"model": "credit-risk", "subject_ref": "s", "features": [1, 2]})
+    assert response.status_code == 400
+    assert "must be an object" in response.json()["errors"]["features"]["features"]
+
+
+@pytest.mark.parametrize("header", [None, "Api-Key rk_wrong_key", "Bearer abc", "Api-Key "])
+def test_missing_or_wrong_api_key_refused(client, credit_version, applicant, header):
+    kwargs = {"HTTP_AUTHORIZATION": header} if header else {}
+    response = post(client, body(applicant), **kwargs)
+    assert response.status_code in (401, 403)
+    assert Decision.objects.count() == 0
+
+
+def test_revoked_api_key_refused(integration, credit_version, applicant, api_key):
+    from audit.services import Actor
+    from decisions.services import api_key_revoke
+
+    api_key_revoke(key=api_key, actor=Actor.system("tests"))
+    response = post(integration, body(applicant))
+    assert response.status_code == 401
+    assert response.json()["detail"] == "invalid or revoked API key"
+
+
+def test_staff_sessions_cannot_record(credit_version, applicant, caseworker, auditor):
+    for user in (caseworker, auditor):
+        assert post(client_for(user), body(applicant)).status_code == 403
+    assert Decision.objects.count() == 0
+
+
+def test_idempotent_retry_returns_first_result(integration, credit_version, applicant):
+    key = str(uuid.uuid4())
+    first = post(integration, body(applicant), HTTP_IDEMPOTENCY_KEY=key)
+    second = post(integration, body(applicant), HTTP_IDEMPOTENCY_KEY=key)
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second["Idempotent-Replayed"] == "true"
+    assert Decision.objects.count() == 1
+    # The stored replay does not reveal the subject's token in clear.
+    record = IdempotencyRecord.objects.get()
+    token = first.json()["subject_access_url"].rstrip("/").rsplit("/", 1)[1]
+    assert token not in json.dumps(record.response)
+
+
+def test_same_key_different_body_refused(integration, credit_version, applicant):
+    key = str(uuid.uuid4())
+    assert post(integration, body(applicant), HTTP_IDEMPOTENCY_KEY=key).status_code == 201
+    response = post(integration, body(applicant, subject_ref="someone-else"), HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 422
+    assert "Idempotency-Key" in response.json()["errors"]
+    assert Decision.objects.count() == 1
+
+
+def test_failed_request_does_not_burn_the_key(integration, credit_version, applicant):
+    key = str(uuid.uuid4())
+    assert post(integration, body({**applicant, "age_years": 5}), HTTP_IDEMPOTENCY_KEY=key).status_code == 400
+    assert IdempotencyRecord.objects.count() == 0
+
+
+def test_bulk_records_all(integration, credit_version, credit_trained):
+    rows = credit_trained.sample_rows[:25]
+    payload = {"decisions": [body(r, subject_ref=f"s-{i}") for i, r in enumerate(rows)]}
+    response = integration.post(URL + "bulk/", data=json.dumps(payload), content_type="application/json")
+    assert response.status_code == 201
+    data = response.json()
+    assert data["count"] == 25 and len({d["id"] for d in data["decisions"]}) == 25
+    assert [d["subject_ref"] for d in data["decisions"]] == [f"s-{i}" for i in range(25)]
+    # Scores equal per-row predictions of the same model.
+    schema = FeatureSchema.from_dict(credit_version.feature_schema)
+    booster = xgb.Booster()
+    booster.load_model(bytearray(bytes(credit_version.artifact)))
+    expected = booster.predict(xgb.DMatrix(schema.encode(rows)))
+    got = np.array([d["score"] for d in data["decisions"]])
+    np.testing.assert_allclose(got, expected, atol=1e-7)
+    assert Explanation.objects.filter(status="pending").count() == 25
+    assert AuditEvent.objects.filter(action=Action.DECISION_RECORDED).count() == 25
+    assert verify_chain().ok
+
+
+def test_bulk_is_all_or_nothing(integration, credit_version, credit_trained):
+    rows = [dict(r) for r in credit_trained.sample_rows[:5]]
+    rows[3]["age_years"] = -1
+    payload = {"decisions": [body(r, subject_ref=f"s-{i}") for i, r in enumerate(rows)]}
+    payload["decisions"][1].pop("subject_ref")
+    response = integration.post(URL + "bulk/", data=json.dumps(payload), content_type="application/json")
+    assert response.status_code == 400
+    errors = response.json()["errors"]["decisions"]
+    assert set(errors) == {"1", "3"}
+    assert "age_years" in errors["3"]["features"] and "subject_ref" in errors["1"]
+    assert Decision.objects.count() == 0 and Explanation.objects.count() == 0
+
+
+def test_bulk_refuses_empty(integration, credit_version):
+    response = integration.post(URL + "bulk/", data={"decisions": []}, format="json")
+    assert response.status_code == 400 and "decisions" in response.json()["errors"]
+
+
+def test_read_by_id(integration, credit_version, applicant, auditor, nobody):
+    created = post(integration, body(applicant)).json()
+    response = integration.get(f"{URL}{created['id']}/")
+    assert response.status_code == 200
+    data = response.json()
+    assert data["id"] == created["id"] and data["score"] == created["score"]
+    assert "subject_access_url" not in data  # shown once, at creation
+    assert client_for(auditor).get(f"{URL}{created['id']}/").json()["id"] == created["id"]
+    assert client_for(nobody).get(f"{URL}{created['id']}/").status_code == 403
+    assert integration.get(f"{URL}{uuid.uuid4()}/").status_code == 404
+
+
+def test_list_filters_and_paginates(integration, credit_version, credit_trained):
+    rows = credit_trained.sample_rows[:6]
+    payload = {"decisions": [body(r, subject_ref=f"s-{i % 2}") for i, r in enumerate(rows)]}
+    created = integration.post(URL + "bulk/", data=payload, format="json").json()["decisions"]
+    page = integration.get(URL, {"subject_ref": "s-1", "page_size": 2}).json()
+    assert len(page["results"]) == 2 and page["next"]
+    rest = integration.get(page["next"]).json()
+    ids = {d["id"] for d in page["results"] + rest["results"]}
+    assert ids == {d["id"] for d in created if d["subject_ref"] == "s-1"}
+    refused = [d for d in created if d["outcome"] == "refused"]
+    listed = integration.get(URL, {"outcome": "refused", "page_size": 50}).json()["results"]
+    assert {d["id"] for d in listed} == {d["id"] for d in refused}
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_list_has_no_n_plus_one(integration, credit_version, credit_trained, django_assert_num_queries, n):
+    payload = {"decisions": [body(r) for r in credit_trained.sample_rows[:n]]}
+    integration.post(URL + "bulk/", data=payload, format="json")
+    # api key lookup, decisions page (with version and model joined), current explanations
+    with django_assert_num_queries(3):
+        response = integration.get(URL)
+    assert len(response.json()["results"]) == n
+
+
+def test_models_listed(integration, credit_version):
+    data = integration.get("/api/v1/models/").json()
+    assert [m["model"] for m in data] == ["credit-risk"]
+    assert data[0]["artifact_sha256"] == credit_version.artifact_sha256
+    assert any(f["protected"] for f in data[0]["feature_schema"]["features"])
+
+
+def test_openapi_schema_and_docs(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert "/api/v1/decisions/" in schema["paths"] and "/api/v1/decisions/bulk/" in schema["paths"]
+    assert "post" in schema["paths"]["/api/v1/models/"]
+    assert client.get("/api/docs/").status_code == 200

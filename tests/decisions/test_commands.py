@@ -1,0 +1,65 @@
+"""Management commands an operator runs."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from audit.models import Action, AuditEvent
+from decisions.auth import hash_key
+from decisions.models import ApiKey, Decision, ModelVersion
+from explanations.models import Explanation
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_api_key_prints_key_once_and_stores_hash(capsys):
+    call_command("create_api_key", "core-banking")
+    raw = capsys.readouterr().out.strip()
+    key = ApiKey.objects.get(name="core-banking")
+    assert raw.startswith("rk_") and key.key_hash == hash_key(raw) and raw not in key.key_hash
+    assert AuditEvent.objects.filter(action=Action.API_KEY_CREATED, object_id=str(key.pk)).exists()
+
+
+def test_create_user_with_role():
+    call_command("create_user", "carol", "--role", "caseworker", "--password", "a-long-password")
+    user = get_user_model().objects.get(username="carol")
+    assert list(user.groups.values_list("name", flat=True)) == ["caseworker"]
+    assert user.check_password("a-long-password")
+    with pytest.raises(CommandError, match="taken"):
+        call_command("create_user", "carol", "--role", "auditor", "--password", "x")
+
+
+def test_seed_demo_twice_adds_nothing(tmp_path):
+    args = [
+        "--api-key-file",
+        str(tmp_path / "key"),
+        "--links-file",
+        str(tmp_path / "links.txt"),
+        "--credit-decisions",
+        "30",
+        "--digit-decisions",
+        "5",
+    ]
+    call_command("seed_demo", *args)
+    counts = (
+        ModelVersion.objects.count(),
+        Decision.objects.count(),
+        Explanation.objects.count(),
+        ApiKey.objects.count(),
+        get_user_model().objects.count(),
+        AuditEvent.objects.count(),
+    )
+    assert counts[:2] == (2, 35)
+    assert set(ModelVersion.objects.values_list("model__name", flat=True)) == {"credit-risk", "digit-reader"}
+    key = (tmp_path / "key").read_text()
+    call_command("seed_demo", *args)
+    assert (
+        ModelVersion.objects.count(),
+        Decision.objects.count(),
+        Explanation.objects.count(),
+        ApiKey.objects.count(),
+        get_user_model().objects.count(),
+        AuditEvent.objects.count(),
+    ) == counts
+    assert (tmp_path / "key").read_text() == key
