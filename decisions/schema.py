@@ -168,14 +168,15 @@ class FeatureSchema:
                     or not all(isinstance(n, int) and n > 0 for n in shape)
                 ):
                     raise SchemaError(f"{name}: image feature needs a 'shape' of positive integers")
-                features.append(
-                    Feature(
-                        **common,
-                        shape=tuple(shape),
-                        minimum=raw.get("minimum", 0),
-                        maximum=raw.get("maximum", 255),
-                        encoding="pixels",
+                minimum, maximum = raw.get("minimum", 0), raw.get("maximum", 255)
+                if not _is_number(minimum) or not _is_number(maximum) or minimum >= maximum:
+                    raise SchemaError(
+                        f"{name}: image 'minimum' and 'maximum' must be numbers, minimum < maximum"
                     )
+                if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] != 1):
+                    raise SchemaError(f"{name}: image 'shape' must be [height, width] or [height, width, 1]")
+                features.append(
+                    Feature(**common, shape=tuple(shape), minimum=minimum, maximum=maximum, encoding="pixels")
                 )
         schema = cls(features=tuple(features))
         schema._index.update({f.name: f for f in features})
@@ -302,7 +303,13 @@ class FeatureSchema:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number we can compute with: not a bool, finite, and within float range."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer beyond float range, e.g. 10**400
+        return False
 
 
 def _clean_value(f: Feature, value: Any) -> Any:
@@ -332,14 +339,12 @@ def _clean_image(f: Feature, value: Any) -> list:
     if isinstance(value, str):
         array = _decode_png(f, value)
     else:
-        try:
-            array = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError("must be a list of numbers or a base64-encoded PNG") from None
+        flat = np.asarray(value, dtype=object).reshape(-1) if isinstance(value, list) else None
+        if flat is None or not all(_is_number(v) for v in flat):
+            raise ValueError("must be a list of numbers or a base64-encoded PNG")
+        array = np.asarray(flat, dtype=np.float64)
         if array.size != f.width:
             raise ValueError(f"must have {f.width} values ({'x'.join(map(str, f.shape))})")
-        if not np.all(np.isfinite(array)):
-            raise ValueError("must contain only finite numbers")
         array = array.reshape(f.shape)
     low, high = f.minimum, f.maximum
     if low is not None and high is not None and (array.min() < low or array.max() > high):
