@@ -14,14 +14,14 @@ PYTHON312 := $(shell for c in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python
 
 # Test environment: real PostgreSQL and Redis (override to point elsewhere).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/rationale
-TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+TEST_BROKER_URL ?= redis://127.0.0.1:6399/0
 TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 	SECRET_KEY=test-secret-key-not-for-production \
 	AUDIT_SIGNING_KEY=dGVzdC1zaWduaW5nLWtleS0zMi1ieXRlcy1sb25nISE= \
 	SECURE_COOKIES=0 RATIONALE_VAR_DIR=$(CURDIR)/var/test
 DEMO_ENV := DEBUG=1
 
-.PHONY: help venv run migrate seed web worker beat test test-fast lint format check e2e-deps bench clean
+.PHONY: help venv run migrate migrate-test seed web worker beat test lint format bench clean
 
 help:
 	@echo "make run      - install, migrate, load the demo, start web + worker (SQLite, no servers needed)"
@@ -77,6 +77,9 @@ beat: venv
 
 test: venv
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+migrate-test: venv
+	$(TEST_ENV) $(PY) manage.py migrate --noinput
 
 lint: venv
 	$(BIN)/ruff check .

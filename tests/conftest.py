@@ -104,3 +104,48 @@ def client_for(user) -> APIClient:
     client = APIClient()
     client.force_login(user)
     return client
+
+
+# ---------------------------------------------------------------------------- real processes
+@pytest.fixture(scope="session", autouse=True)
+def broker():
+    """The tests' own Redis broker (see tests/services.py)."""
+    from django.conf import settings
+
+    from tests.services import RedisServer
+
+    server = RedisServer(settings.CELERY_BROKER_URL)
+    server.start()
+    yield server
+    server.stop()
+
+
+def worker_database_url() -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    return f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+@pytest.fixture
+def worker_factory(transactional_db, broker):
+    """Start real Celery workers on the test database; stopped at the end of the test."""
+    from config.celery import app
+    from tests.services import Worker
+
+    app.control.purge()
+    started = []
+
+    def start(**kwargs):
+        w = Worker(worker_database_url(), **kwargs).start()
+        started.append(w)
+        return w
+
+    yield start
+    for w in started:
+        w.stop()
+
+
+@pytest.fixture
+def worker(worker_factory):
+    return worker_factory()

@@ -205,6 +205,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="rationale@example.or
 EXPLAIN_GPU_MODELS = env.list("EXPLAIN_GPU_MODELS", default=["*"])
 
 CELERY_BEAT_SCHEDULE = {
-    "sweep-explanations": {"task": "explanations.sweep", "schedule": 30.0},
+    "sweep-explanations": {
+        "task": "explanations.sweep",
+        "schedule": env.float("EXPLAIN_SWEEP_SECONDS", default=30.0),
+    },
     "sign-audit-checkpoint": {"task": "audit.sign_checkpoint", "schedule": 60.0},
 }

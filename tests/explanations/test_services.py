@@ -1,0 +1,94 @@
+"""Claiming, storing and sweeping, called directly (the worker runs the same code)."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from audit.models import Action, AuditEvent
+from explanations import services
+from explanations.models import Explanation
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pending(integration, credit_version, credit_trained):
+    payload = {
+        "decisions": [
+            {"model": "credit-risk", "subject_ref": f"s-{i}", "features": r}
+            for i, r in enumerate(credit_trained.sample_rows[:5])
+        ]
+    }
+    integration.post("/api/v1/decisions/bulk/", data=json.dumps(payload), content_type="application/json")
+    return credit_version
+
+
+def test_claim_is_exclusive(pending):
+    token, ids = services.explanation_claim_batch(model_version_id=pending.pk, limit=3)
+    assert len(ids) == 3
+    _, second = services.explanation_claim_batch(model_version_id=pending.pk, limit=10)
+    assert len(second) == 2 and not set(ids) & set(second)
+    _, third = services.explanation_claim_batch(model_version_id=pending.pk, limit=10)
+    assert third == []
+    assert Explanation.objects.filter(status="running").count() == 5
+
+
+def test_drain_explains_everything_once(pending):
+    result = services.explanation_drain(model_version_id=pending.pk)
+    assert result == {"done": 5, "failed": 0, "batches": 1}
+    assert services.explanation_drain(model_version_id=pending.pk) == {"done": 0, "failed": 0, "batches": 0}
+    assert Explanation.objects.filter(status="done").count() == 5
+    assert AuditEvent.objects.filter(action=Action.EXPLANATION_COMPUTED).count() == 5
+
+
+def test_store_after_losing_the_claim_writes_nothing(pending):
+    token, ids = services.explanation_claim_batch(model_version_id=pending.pk, limit=5)
+    rows = list(Explanation.objects.select_related("decision").filter(id__in=ids).order_by("id"))
+    schema, result, grouped = services.explanation_compute(version=pending, explanations=rows)
+    # Meanwhile the sweeper decided this worker was dead and handed the rows back.
+    Explanation.objects.filter(id__in=ids).update(status="pending", worker="")
+    stored = services.explanation_store_batch(
+        version=pending, token=token, explanations=rows, schema=schema, result=result, grouped=grouped
+    )
+    assert stored == 0
+    assert Explanation.objects.filter(status="pending").count() == 5
+
+
+@override_settings(EXPLAIN_STALE_SECONDS=60, EXPLAIN_MAX_ATTEMPTS=2)
+def test_sweeper_returns_stale_claims_and_gives_up_eventually(pending):
+    token, ids = services.explanation_claim_batch(model_version_id=pending.pk, limit=5)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    Explanation.objects.filter(id__in=ids[:3]).update(started_at=long_ago)
+    Explanation.objects.filter(id__in=ids[3:4]).update(started_at=long_ago, attempts=2)
+    result = services.explanations_sweep()
+    assert result["reset"] == 3 and result["failed"] == 1
+    assert Explanation.objects.filter(status="pending").count() == 3
+    failed = Explanation.objects.get(status="failed")
+    assert "gave up after 2 attempts" in failed.error
+    assert Explanation.objects.filter(status="running").count() == 1  # not stale yet
+
+
+def test_kernel_method_is_reachable_by_registry_setting(db, credit_trained, integration):
+    from tests.conftest import register
+
+    version = register(credit_trained, version="kernel-1", explainer="kernel")
+    payload = {
+        "decisions": [
+            {
+                "model": "credit-risk",
+                "model_version": "kernel-1",
+                "subject_ref": "k",
+                "features": credit_trained.sample_rows[0],
+            }
+        ]
+    }
+    integration.post("/api/v1/decisions/bulk/", data=json.dumps(payload), content_type="application/json")
+    services.explanation_drain(model_version_id=version.pk)
+    e = Explanation.objects.get()
+    assert e.status == "done", e.error
+    assert e.method == "kernel" and e.output_space == "probability"
+    # Kernel SHAP explains the approval probability: base + contributions = the stored score.
+    assert e.base_value + sum(e.raw_values) == pytest.approx(e.decision.score, abs=1e-6)
