@@ -125,6 +125,8 @@ class Decision(models.Model):
     access_token_hash = models.CharField(max_length=64, unique=True)
     access_expires_at = models.DateTimeField()
     access_revoked_at = models.DateTimeField(null=True, blank=True)
+    # Set when retention erased the personal data (features); the skeleton and chain remain.
+    personal_data_erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-decided_at", "-id"]

@@ -10,7 +10,6 @@ from audit.services import Actor, audit_record
 from explanations.reasons import principal_reasons
 from explanations.selectors import explanation_current
 
-from .auth import AUDITOR, CASEWORKER, has_role
 from .selectors import decision_for_token
 
 
@@ -45,11 +44,4 @@ def subject_decision(request, token: str):
 
 @login_required
 def home(request):
-    return render(
-        request,
-        "decisions/home.html",
-        {
-            "is_caseworker": has_role(request.user, CASEWORKER),
-            "is_auditor": has_role(request.user, AUDITOR),
-        },
-    )
+    return render(request, "decisions/home.html")

@@ -1,0 +1,4 @@
+"""Pages of the auditor's workspace."""
+
+app_name = "audit"
+urlpatterns: list = []

@@ -1,0 +1,10 @@
+from .auth import AUDITOR, CASEWORKER, has_role
+
+
+def roles(request) -> dict:
+    """Which workspaces the signed-in user may see (for navigation only; views check again)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"is_caseworker": False, "is_auditor": False}
+    names = set(user.groups.values_list("name", flat=True))
+    return {"is_caseworker": CASEWORKER in names, "is_auditor": AUDITOR in names}
