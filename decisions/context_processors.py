@@ -1,4 +1,4 @@
-from .auth import AUDITOR, CASEWORKER, has_role
+from .auth import AUDITOR, CASEWORKER
 
 
 def roles(request) -> dict:
