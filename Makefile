@@ -19,7 +19,7 @@ TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_UR
 	SECRET_KEY=test-secret-key-not-for-production \
 	AUDIT_SIGNING_KEY=dGVzdC1zaWduaW5nLWtleS0zMi1ieXRlcy1sb25nISE= \
 	SECURE_COOKIES=0 RATIONALE_VAR_DIR=$(CURDIR)/var/test
-DEMO_ENV := DEBUG=1
+DEMO_ENV := DEBUG=1 PUBLIC_BASE_URL=http://$(HOST):$(PORT)
 
 .PHONY: help venv run migrate migrate-test seed web worker beat test lint format bench clean
 
