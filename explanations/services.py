@@ -25,6 +25,7 @@ from django.utils import timezone
 from audit.models import Action
 from audit.services import Actor, EventSpec, audit_record, audit_record_many
 
+from .engine import ExplanationError
 from .models import Explanation
 
 logger = logging.getLogger(__name__)
@@ -135,7 +136,11 @@ def explainer_for(version):
                 predictor = predictor_for(version)
                 background = load_background(bytes(version.background))
                 if method == "tree":
-                    explainer = make_explainer("tree", model=predictor.model, background=background)
+                    # A private copy: the predictor's booster is tuned to one thread for the web's
+                    # single-row predictions, while a worker's batches use the cores it is given.
+                    booster = predictor.model.copy()
+                    booster.set_param({"nthread": settings.EXPLAIN_THREADS})
+                    explainer = make_explainer("tree", model=booster, background=background)
                 elif method in ("deep", "gradient"):
                     explainer = make_explainer(
                         method,
@@ -146,6 +151,22 @@ def explainer_for(version):
                 else:
                     explainer = make_explainer("kernel", model=predictor.predict_proba, background=background)
                 _explainers[key] = explainer
+    return explainer
+
+
+def gradient_fallback_for(version):
+    from decisions.predictors import load_background, predictor_for
+    from explanations.engine import make_explainer
+
+    predictor = predictor_for(version)
+    explainer = make_explainer(
+        "gradient",
+        model=predictor.model,
+        background=load_background(bytes(version.background)),
+        input_shape=tuple(predictor.input_shape),
+    )
+    with _explainers_lock:
+        _explainers[(version.pk, version.artifact_sha256, explainer_method(version))] = explainer
     return explainer
 
 
@@ -172,7 +193,17 @@ def explanation_compute(*, version, explanations: list[Explanation]):
     schema = FeatureSchema.from_dict(version.feature_schema)
     X = schema.encode([e.decision.features for e in explanations])
     explainer = explainer_for(version)
-    result = explainer.explain(X, classes=classes_to_explain(version, X))
+    classes = classes_to_explain(version, X)
+    try:
+        result = explainer.explain(X, classes=classes)
+    except ExplanationError as exc:
+        if explainer.method != "deep":
+            raise
+        # Deep SHAP met a layer it has no rule for (the engine left TensorFlow clean):
+        # Gradient SHAP needs only gradients, so this version uses it from now on.
+        logger.warning("Deep SHAP failed for %s (%s); falling back to Gradient SHAP", version, exc)
+        explainer = gradient_fallback_for(version)
+        result = explainer.explain(X, classes=classes)
     grouped = group_contributions(result.values, schema.groups)
     return schema, result, grouped
 

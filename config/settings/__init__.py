@@ -191,6 +191,9 @@ EXPLAIN_BATCH_WAIT_MS = env.int("EXPLAIN_BATCH_WAIT_MS", default=0)
 EXPLAIN_STALE_SECONDS = env.int("EXPLAIN_STALE_SECONDS", default=120)
 EXPLAIN_MAX_ATTEMPTS = env.int("EXPLAIN_MAX_ATTEMPTS", default=3)
 EXPLAIN_GPU_QUEUE = env.bool("EXPLAIN_GPU_QUEUE", default=False)
+# Threads for one batched tree SHAP call (0: all cores). Lower it when running several worker
+# processes per machine, so that processes x threads does not exceed the cores.
+EXPLAIN_THREADS = env.int("EXPLAIN_THREADS", default=0)
 
 LOGGING = {
     "version": 1,

@@ -92,3 +92,60 @@ def test_kernel_method_is_reachable_by_registry_setting(db, credit_trained, inte
     assert e.method == "kernel" and e.output_space == "probability"
     # Kernel SHAP explains the approval probability: base + contributions = the stored score.
     assert e.base_value + sum(e.raw_values) == pytest.approx(e.decision.score, abs=1e-6)
+
+
+def test_deep_shap_falls_back_to_gradient_for_layers_it_cannot_handle(db, digits_trained, integration):
+    """GlobalMaxPooling has no Deep SHAP rule: the worker explains with Gradient SHAP instead."""
+    import os
+    import tempfile
+
+    import keras
+
+    from audit.services import Actor
+    from decisions.services import model_register
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.GlobalMaxPooling2D(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.keras")
+        model.save(path)
+        with open(path, "rb") as fh:
+            artifact = fh.read()
+    version = model_register(
+        name="digit-reader",
+        version="maxpool-1",
+        framework="keras",
+        artifact=artifact,
+        schema=digits_trained.schema,
+        output=digits_trained.output,
+        background=digits_trained.background,
+        training=digits_trained.training,
+        explainer="deep",
+        actor=Actor.system("tests"),
+    )
+    payload = {
+        "decisions": [
+            {"model": "digit-reader", "model_version": "maxpool-1", "subject_ref": "d", "features": row}
+            for row in digits_trained.sample_rows[:2]
+        ]
+    }
+    integration.post("/api/v1/decisions/bulk/", data=json.dumps(payload), content_type="application/json")
+    services.explanation_drain(model_version_id=version.pk)
+    for e in Explanation.objects.all():
+        assert e.status == "done", e.error
+        assert e.method == "gradient" and len(e.raw_values) == 64
+
+
+def test_queue_routing_by_model_and_settings(credit_version):
+    assert services.queue_for(credit_version) == "cpu"  # no GPU pool deployed
+    with override_settings(EXPLAIN_GPU_QUEUE=True, EXPLAIN_GPU_MODELS=["*"]):
+        assert services.queue_for(credit_version) == "gpu"
+    with override_settings(EXPLAIN_GPU_QUEUE=True, EXPLAIN_GPU_MODELS=["digit-reader"]):
+        assert services.queue_for(credit_version) == "cpu"
