@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 MAX_REASONS = 4
 
 
@@ -30,10 +32,14 @@ def principal_reasons(explanation, decision, limit: int = MAX_REASONS) -> list[d
 
 
 def _sentence(c: dict, decision, output: dict) -> str:
-    label = c["label"]
-    value = c["display_value"]
+    """One plain sentence: the factor, the person's own value, and which way it weighed."""
     if output["type"] == "binary":
-        positive = output["class_labels"][1]
-        more_or_less = "more" if c["contribution"] > 0 else "less"
-        return f"{label}: {value}. This made the outcome “{positive}” {more_or_less} likely."
-    return f"{label}: the parts of the image that most resemble “{decision.outcome}”."
+        return _("%(label)s: %(value)s. This weighed toward the outcome “%(outcome)s”.") % {
+            "label": c["label"],
+            "value": c["display_value"],
+            "outcome": decision.outcome,
+        }
+    return _("%(label)s: the parts of the image that most resemble “%(outcome)s”.") % {
+        "label": c["label"],
+        "outcome": decision.outcome,
+    }
