@@ -3,7 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from audit import api as audit_api
 from decisions import api as decisions_api
+from decisions import review_api
 from decisions import views as decisions_views
 from explanations import api as explanations_api
 
@@ -34,7 +36,31 @@ api_v1 = [
         explanations_api.GlobalImportance.as_view(),
         name="api-model-version-importance",
     ),
+    # Auditor workspace
+    path("audit/public-key", audit_api.PublicKey.as_view(), name="api-audit-public-key"),
+    path("audit/events/", audit_api.EventList.as_view(), name="api-audit-events"),
+    path("audit/verification/", audit_api.Verification.as_view(), name="api-audit-verification"),
+    path("audit/exports/", audit_api.ExportListCreate.as_view(), name="api-audit-exports"),
+    path("audit/exports/<uuid:pk>/", audit_api.ExportDetail.as_view(), name="api-audit-export"),
+    path(
+        "audit/exports/<uuid:pk>/download/",
+        audit_api.ExportDownload.as_view(),
+        name="api-audit-export-download",
+    ),
+    path(
+        "audit/exports/<uuid:pk>/manifest/",
+        audit_api.ExportManifest.as_view(),
+        name="api-audit-export-manifest",
+    ),
+    path(
+        "audit/statistics/<slug:name>/<str:version>/",
+        audit_api.Statistics.as_view(),
+        name="api-audit-statistics",
+    ),
 ]
+
+# Article 22 workflow: the subject's token scope and the caseworkers' review actions.
+api_v1 += review_api.urlpatterns
 
 urlpatterns = [
     path("", decisions_views.home, name="home"),

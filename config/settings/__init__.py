@@ -214,4 +214,5 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("EXPLAIN_SWEEP_SECONDS", default=30.0),
     },
     "sign-audit-checkpoint": {"task": "audit.sign_checkpoint", "schedule": 60.0},
+    "erase-expired-personal-data": {"task": "audit.erase_expired_personal_data", "schedule": 3600.0},
 }

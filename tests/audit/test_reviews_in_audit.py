@@ -1,0 +1,92 @@
+"""The Art. 22 review records as the auditor sees them: statistics, exports and retention."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from audit.exports import export_create, export_path, export_run
+from audit.retention import retention_erase_expired
+from audit.selectors import review_statistics
+from decisions.models import Decision, ReviewRequest
+
+pytestmark = pytest.mark.django_db
+
+
+def review(
+    decision,
+    ref,
+    *,
+    kind="contest",
+    status="received",
+    received_days_ago=10,
+    closed_after_days=None,
+    months=0,
+):
+    now = timezone.now()
+    received = now - timedelta(days=received_days_ago)
+    original_due = received + timedelta(days=30)
+    return ReviewRequest.objects.create(
+        reference=ref,
+        decision=decision,
+        kind=kind,
+        status=status,
+        grounds="data_wrong" if kind == "contest" else "",
+        statement="my income was wrong",
+        contact_email="subject@example.org",
+        received_at=received,
+        original_due_at=original_due,
+        due_at=original_due + timedelta(days=30 * months),
+        extension_months=months,
+        closed_at=received + timedelta(days=closed_after_days) if closed_after_days is not None else None,
+        rationale="checked the payslip" if closed_after_days is not None else "",
+    )
+
+
+@pytest.fixture
+def reviewed(recorded):
+    d = list(Decision.objects.order_by("id"))
+    review(d[0], "R-1", status="upheld", closed_after_days=20)  # within a month
+    review(d[1], "R-2", status="overturned", closed_after_days=45, months=1)  # within the extension
+    review(
+        d[2],
+        "R-3",
+        kind="human_intervention",
+        status="overturned",
+        received_days_ago=100,
+        closed_after_days=80,
+    )
+    review(d[3], "R-4", kind="view", received_days_ago=40)  # open and overdue
+    review(d[4], "R-5", received_days_ago=3)  # open, in time
+    return recorded
+
+
+def test_statistics_of_requests_and_deadlines(reviewed):
+    stats = review_statistics(reviewed, 8)
+    assert stats["total"] == 5 and stats["by_kind"] == {"contest": 3, "human_intervention": 1, "view": 1}
+    assert stats["contest_rate"] == 3 / 8
+    assert stats["overturn_rate"] == 2 / 3
+    assert (stats["within_month"], stats["within_extension"], stats["late"]) == (1, 1, 1)
+    assert (stats["open"], stats["overdue_open"], stats["extended"]) == (2, 1, 1)
+
+
+def test_decision_export_carries_review_outcomes(reviewed, auditor):
+    export = export_run(
+        export_id=export_create(user=auditor, kind="decisions", fmt="jsonl", mode="file", filters={}).pk
+    )
+    rows = {r["id"]: r for r in map(json.loads, export_path(export).read_text().splitlines())}
+    first = ReviewRequest.objects.get(reference="R-1")
+    (item,) = rows[str(first.decision_id)]["reviews"]
+    assert (item["reference"], item["status"], item["kind"]) == ("R-1", "upheld", "contest")
+    assert "statement" not in item and "contact_email" not in item
+    assert sum(len(r["reviews"]) for r in rows.values()) == 5
+
+
+def test_retention_erases_what_subjects_wrote(reviewed):
+    first = ReviewRequest.objects.get(reference="R-1")
+    Decision.objects.filter(pk=first.decision_id).update(decided_at=timezone.now() - timedelta(days=400))
+    assert retention_erase_expired()["review_requests"] == 1
+    first.refresh_from_db()
+    assert (first.statement, first.contact_email, first.rationale) == ("", "", "checked the payslip")
+    assert ReviewRequest.objects.get(reference="R-2").statement == "my income was wrong"
