@@ -262,7 +262,8 @@ class RecordedDecision:
 
 def resolve_model_version(name: str, version: str | None = None) -> ModelVersion:
     """The named version, or the newest active version of the model."""
-    qs = ModelVersion.objects.select_related("model").filter(model__name=name)
+    # The artifact and background (hundreds of kB) are read only on a predictor cache miss.
+    qs = ModelVersion.objects.select_related("model").defer("artifact", "background").filter(model__name=name)
     if version:
         found = qs.filter(version=version).first()
         if found is None:
@@ -304,7 +305,11 @@ def _check_item(item: DecisionInput, versions: dict) -> tuple[ModelVersion | Non
     if isinstance(version, ApplicationError):
         errors.update(version.fields)
         return None, {}, errors
-    clean, feature_errors = FeatureSchema.from_dict(version.feature_schema).validate(item.features)
+    # Parsed once per version per request: bulk requests carry thousands of items.
+    schema = versions.get(("schema", version.pk))
+    if schema is None:
+        schema = versions[("schema", version.pk)] = FeatureSchema.from_dict(version.feature_schema)
+    clean, feature_errors = schema.validate(item.features)
     if feature_errors:
         errors["features"] = feature_errors
     return version, clean, errors

@@ -43,7 +43,7 @@ def queue_for(model_version) -> str:
     return "cpu"
 
 
-def explanation_enqueue(*, model_version_id: int) -> bool:
+def explanation_enqueue(*, model_version_id: int, queue: str | None = None) -> bool:
     """Publish one drain task for a model version. Never raises: a broker outage leaves the rows
     pending and the sweeper re-enqueues them once the broker is back."""
     from decisions.models import ModelVersion
@@ -51,10 +51,14 @@ def explanation_enqueue(*, model_version_id: int) -> bool:
     from .tasks import explain_pending
 
     try:
-        version = ModelVersion.objects.select_related("model").get(pk=model_version_id)
-        explain_pending.apply_async(
-            kwargs={"model_version_id": model_version_id}, queue=queue_for(version), retry=False
-        )
+        if queue is None:
+            version = (
+                ModelVersion.objects.select_related("model")
+                .only("id", "model__name")
+                .get(pk=model_version_id)
+            )
+            queue = queue_for(version)
+        explain_pending.apply_async(kwargs={"model_version_id": model_version_id}, queue=queue, retry=False)
     except Exception as exc:  # noqa: BLE001 - any publish failure is handled the same way
         logger.warning("could not enqueue explanations of version %s: %s", model_version_id, exc)
         return False
@@ -67,8 +71,11 @@ def explanations_create_pending(*, decisions: list) -> list[Explanation]:
     rows = Explanation.objects.bulk_create(
         [Explanation(decision=d, model_version_id=d.model_version_id, queued_at=now) for d in decisions]
     )
-    for version_id in sorted({d.model_version_id for d in decisions}):
-        transaction.on_commit(partial(explanation_enqueue, model_version_id=version_id))
+    # The versions are in memory already: choose the queue now, not with a query after commit.
+    versions = {d.model_version_id: d.model_version for d in decisions}
+    for version_id in sorted(versions):
+        queue = queue_for(versions[version_id])
+        transaction.on_commit(partial(explanation_enqueue, model_version_id=version_id, queue=queue))
     return rows
 
 
@@ -226,6 +233,31 @@ def contributions_for(schema, features: dict, grouped_row: np.ndarray) -> list[d
     return out
 
 
+def _update_rows(rows: list[Explanation], fields: list[str]) -> None:
+    """UPDATE each row's `fields`, all rows sent in one pipeline (psycopg executemany).
+
+    Django's bulk_update builds one CASE WHEN per field over all rows; for 256 rows x 18 fields
+    its Python expression resolving cost far more than the SHAP computation (bench/RESULTS.md).
+    """
+    from django.db import connection
+
+    meta = Explanation._meta
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    # Identifiers come from the model's metadata; every value is a parameter.
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608
+        + ", ".join(f"{quote(c.column)} = %s" for c in columns)
+        + f" WHERE {quote(meta.pk.column)} = %s"
+    )
+    params = [
+        [c.get_db_prep_save(getattr(row, c.attname), connection) for c in columns] + [row.pk] for row in rows
+    ]
+    if params:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
+
+
 def explanation_store_batch(
     *, version, token: str, explanations: list[Explanation], schema, result, grouped
 ) -> int:
@@ -268,7 +300,7 @@ def explanation_store_batch(
             e.finished_at = now
             e.error = ""
             updated.append(e)
-        Explanation.objects.bulk_update(
+        _update_rows(
             updated,
             [
                 "status",
@@ -290,7 +322,6 @@ def explanation_store_batch(
                 "finished_at",
                 "error",
             ],
-            batch_size=1000,
         )
         if updated:
             audit_record_many(
@@ -450,7 +481,7 @@ def explanation_counterfactuals_batch(*, version, ids: list[int]) -> int:
         return 0
     try:
         with transaction.atomic():
-            Explanation.objects.bulk_update(rows, ["counterfactuals"], batch_size=1000)
+            _update_rows(rows, ["counterfactuals"])
             audit_record_many(
                 events=[
                     EventSpec(

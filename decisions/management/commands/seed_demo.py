@@ -95,6 +95,8 @@ class Command(BaseCommand):
         return registered
 
     def _sample_decisions(self, version: ModelVersion, rows: list[dict], prefix: str) -> list[str]:
+        if not rows:
+            return []
         items = [
             DecisionInput(
                 model=version.model.name,
