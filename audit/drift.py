@@ -16,7 +16,8 @@ from django.db.models import Avg, Count, FloatField, IntegerField, Q
 from django.db.models.functions import Cast, Floor, Least, TruncDay, TruncMonth, TruncWeek
 
 from decisions.models import Decision, ModelVersion
-from decisions.schema import Feature, FeatureSchema
+from decisions.predictors import schema_of
+from decisions.schema import Feature
 
 from .fairness import bands_for, group_expression
 
@@ -131,7 +132,7 @@ def feature_distribution(version: ModelVersion, feature: Feature, *, window: str
 
 
 def drift_features(version: ModelVersion) -> list[Feature]:
-    schema = FeatureSchema.from_dict(version.feature_schema)
+    schema = schema_of(version)
     return [f for f in schema.features if f.type in ("categorical", "numeric")]
 
 

@@ -17,7 +17,8 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from decisions.models import Decision, ModelVersion
-from decisions.schema import Feature, FeatureSchema
+from decisions.predictors import schema_of
+from decisions.schema import Feature
 from explanations.models import Explanation
 
 FOUR_FIFTHS = 0.8
@@ -161,7 +162,7 @@ def group_rates(version: ModelVersion, feature: Feature) -> AttributeFairness:
 
 
 def protected_features(version: ModelVersion) -> list[Feature]:
-    schema = FeatureSchema.from_dict(version.feature_schema)
+    schema = schema_of(version)
     return [f for f in schema.features if f.protected and f.type in ("categorical", "numeric")]
 
 

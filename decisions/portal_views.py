@@ -29,7 +29,7 @@ from explanations.selectors import explanation_current
 from . import reviews
 from .forms import REQUEST_FORMS, ReplyForm, add_service_errors
 from .models import Decision, ReviewRequest
-from .schema import FeatureSchema
+from .predictors import schema_of
 from .selectors import decision_for_token
 
 BAD_TOKEN_LIMIT = getattr(settings, "SUBJECT_BAD_TOKEN_LIMIT", 20)
@@ -114,7 +114,7 @@ def data_rows(decision: Decision) -> list[dict]:
     """Every input with its label and the person's value, so they can spot an error."""
     if decision.personal_data_erased_at is not None:
         return []
-    schema = FeatureSchema.from_dict(decision.model_version.feature_schema)
+    schema = schema_of(decision.model_version)
     return [
         {
             "name": f.name,
@@ -149,7 +149,7 @@ def decision_presentation(decision: Decision) -> dict:
     }
     if explanation is not None and explanation.status == "done" and decision.personal_data_erased_at is None:
         context["reasons"] = principal_reasons(explanation, decision)
-        if FeatureSchema.from_dict(decision.model_version.feature_schema).is_image:
+        if schema_of(decision.model_version).is_image:
             context["image"] = image_svgs(explanation, decision)
             context["runner_up"] = runner_up_classes(decision)
         else:

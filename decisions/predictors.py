@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .schema import FeatureSchema
+
 
 class ArtifactError(ValueError):
     """The stored artifact does not match its checksum or cannot be loaded."""
@@ -165,3 +167,19 @@ def predictor_for(version: Any) -> Predictor:
                 )
                 _cache[key] = predictor
     return predictor
+
+
+_schemas: dict[tuple[int, Any], FeatureSchema] = {}
+
+
+def schema_of(version: Any) -> FeatureSchema:
+    """The parsed feature schema of a ModelVersion, once per process.
+
+    A registered version's schema never changes (a new schema is a new version), so the cache
+    needs no invalidation; created_at in the key guards against a reused primary key.
+    """
+    key = (version.pk, version.created_at)
+    schema = _schemas.get(key)
+    if schema is None:
+        schema = _schemas[key] = FeatureSchema.from_dict(version.feature_schema)
+    return schema

@@ -33,6 +33,7 @@ from .predictors import (
     load_background,
     load_predictor,
     predictor_for,
+    schema_of,
     sha256,
 )
 from .schema import FeatureSchema, SchemaError
@@ -305,11 +306,7 @@ def _check_item(item: DecisionInput, versions: dict) -> tuple[ModelVersion | Non
     if isinstance(version, ApplicationError):
         errors.update(version.fields)
         return None, {}, errors
-    # Parsed once per version per request: bulk requests carry thousands of items.
-    schema = versions.get(("schema", version.pk))
-    if schema is None:
-        schema = versions[("schema", version.pk)] = FeatureSchema.from_dict(version.feature_schema)
-    clean, feature_errors = schema.validate(item.features)
+    clean, feature_errors = schema_of(version).validate(item.features)
     if feature_errors:
         errors["features"] = feature_errors
     return version, clean, errors
@@ -360,8 +357,7 @@ def decision_record_many(
     outcomes: list[Any] = [None] * len(items)
     for indexes in by_version.values():
         version = checked[indexes[0]][0]
-        schema = FeatureSchema.from_dict(version.feature_schema)
-        matrix = schema.encode([checked[i][1] for i in indexes])
+        matrix = schema_of(version).encode([checked[i][1] for i in indexes])
         try:
             proba = predictor_for(version).predict_proba(matrix)
         except ArtifactError as exc:

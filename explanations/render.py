@@ -207,9 +207,9 @@ def _truncate(text: str, n: int) -> str:
 def image_svgs(explanation, decision) -> dict:
     """The image the model read, and the same image with its attributions over it: red where a
     pixel pushed toward the decided class, blue where it pushed away."""
-    from decisions.schema import FeatureSchema
+    from decisions.predictors import schema_of
 
-    schema = FeatureSchema.from_dict(decision.model_version.feature_schema)
+    schema = schema_of(decision.model_version)
     feature = next(f for f in schema.features if f.type == "image")
     h, w = feature.shape[0], feature.shape[1]
     pixels = np.asarray(decision.features.get(feature.name) or [], dtype=np.float64)
@@ -267,13 +267,12 @@ def image_svgs(explanation, decision) -> dict:
 
 def runner_up_classes(decision, limit: int = 3) -> list[dict]:
     """The classes the model rated next, with its probabilities (for multiclass decisions)."""
-    from decisions.predictors import predictor_for
-    from decisions.schema import FeatureSchema
+    from decisions.predictors import predictor_for, schema_of
 
     version = decision.model_version
     if version.output["type"] != "multiclass" or decision.personal_data_erased_at is not None:
         return []
-    schema = FeatureSchema.from_dict(version.feature_schema)
+    schema = schema_of(version)
     proba = predictor_for(version).predict_proba(schema.encode([decision.features]))[0]
     labels = version.output["class_labels"]
     order = [int(i) for i in np.argsort(-proba) if labels[int(i)] != decision.outcome]

@@ -194,10 +194,10 @@ def classes_to_explain(version, X: np.ndarray) -> np.ndarray:
 
 def explanation_compute(*, version, explanations: list[Explanation]):
     """Run ONE engine call for the batch and return (engine result, per-feature matrix)."""
-    from decisions.schema import FeatureSchema
+    from decisions.predictors import schema_of
     from explanations.engine import group_contributions
 
-    schema = FeatureSchema.from_dict(version.feature_schema)
+    schema = schema_of(version)
     X = schema.encode([e.decision.features for e in explanations])
     explainer = explainer_for(version)
     classes = classes_to_explain(version, X)
@@ -441,8 +441,7 @@ def explanation_counterfactuals_batch(*, version, ids: list[int]) -> int:
     Never raises: a failure is logged and recorded on the rows as {"status": "failed"}, and the
     explanations themselves stay done. Returns the number of rows written.
     """
-    from decisions.predictors import predictor_for
-    from decisions.schema import FeatureSchema
+    from decisions.predictors import predictor_for, schema_of
 
     from .counterfactuals import find_counterfactuals
 
@@ -454,7 +453,7 @@ def explanation_counterfactuals_batch(*, version, ids: list[int]) -> int:
     if not rows:
         return 0
     try:
-        schema = FeatureSchema.from_dict(version.feature_schema)
+        schema = schema_of(version)
         predict = predictor_for(version).predict_proba
         for e in rows:
             if e.decision.personal_data_erased_at is not None:
