@@ -393,6 +393,7 @@ def explanation_drain(*, model_version_id: int, max_batches: int | None = None) 
         logger.info("model version %s is gone; nothing to explain", model_version_id)
         return {"done": 0, "failed": 0, "batches": 0}
     done = failed = batches = 0
+    explained: list[int] = []
     wait = settings.EXPLAIN_BATCH_WAIT_MS / 1000.0
     while max_batches is None or batches < max_batches:
         if wait:
@@ -429,8 +430,14 @@ def explanation_drain(*, model_version_id: int, max_batches: int | None = None) 
         except DatabaseError as exc:
             explanation_release(ids=ids, token=token)
             raise TransientError(str(exc)) from exc
-        # A separate step: the explanations are stored whatever happens here.
-        explanation_counterfactuals_batch(version=version, ids=ids)
+        explained.extend(ids)
+    # A separate step after every batch is stored: explanations are what subjects wait for and
+    # are stored whatever happens here; the search is idempotent and the sweeper finishes it if
+    # this process dies first.
+    for start in range(0, len(explained), settings.EXPLAIN_BATCH_SIZE):
+        explanation_counterfactuals_batch(
+            version=version, ids=explained[start : start + settings.EXPLAIN_BATCH_SIZE]
+        )
     return {"done": done, "failed": failed, "batches": batches}
 
 
@@ -557,7 +564,35 @@ def explanations_sweep() -> dict:
             )
         )
     enqueued = sum(explanation_enqueue(model_version_id=v) for v in version_ids)
-    return {"reset": reset, "failed": failed, "enqueued": enqueued}
+    return {
+        "reset": reset,
+        "failed": failed,
+        "enqueued": enqueued,
+        "counterfactuals": _sweep_counterfactuals(stale_before),
+    }
+
+
+def _sweep_counterfactuals(stale_before, limit: int = 500) -> int:
+    """Counterfactual searches a worker did not get to (it died after storing explanations)."""
+    from decisions.models import ModelVersion
+
+    left = list(
+        Explanation.objects.filter(
+            status=Explanation.Status.DONE,
+            counterfactuals__isnull=True,
+            finished_at__lt=stale_before,
+            # Retention blanks counterfactuals with the inputs: nothing to search there.
+            decision__personal_data_erased_at__isnull=True,
+        )
+        .order_by("id")
+        .values_list("model_version_id", "id")[:limit]
+    )
+    by_version: dict[int, list[int]] = {}
+    for version_id, pk in left:
+        by_version.setdefault(version_id, []).append(pk)
+    for version in ModelVersion.objects.select_related("model").filter(pk__in=by_version):
+        explanation_counterfactuals_batch(version=version, ids=by_version[version.pk])
+    return len(left)
 
 
 def explanation_recompute(*, explanation: Explanation, actor: Actor) -> dict:

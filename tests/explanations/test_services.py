@@ -149,3 +149,14 @@ def test_queue_routing_by_model_and_settings(credit_version):
         assert services.queue_for(credit_version) == "gpu"
     with override_settings(EXPLAIN_GPU_QUEUE=True, EXPLAIN_GPU_MODELS=["digit-reader"]):
         assert services.queue_for(credit_version) == "cpu"
+
+
+@override_settings(EXPLAIN_STALE_SECONDS=60)
+def test_sweeper_finishes_counterfactuals_a_dead_worker_left(pending):
+    services.explanation_drain(model_version_id=pending.pk)
+    # As if the worker died after storing the explanations, before its counterfactual step.
+    Explanation.objects.update(counterfactuals=None, finished_at=timezone.now() - timedelta(minutes=5))
+    result = services.explanations_sweep()
+    assert result["counterfactuals"] == 5
+    assert not Explanation.objects.filter(counterfactuals__isnull=True).exists()
+    assert services.explanations_sweep()["counterfactuals"] == 0
