@@ -261,24 +261,44 @@ class RecordedDecision:
         return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/access/{self.access_token}/"
 
 
+_versions: dict[tuple[int, Any], ModelVersion] = {}
+
+
 def resolve_model_version(name: str, version: str | None = None) -> ModelVersion:
-    """The named version, or the newest active version of the model."""
-    # The artifact and background (hundreds of kB) are read only on a predictor cache miss.
-    qs = ModelVersion.objects.select_related("model").defer("artifact", "background").filter(model__name=name)
+    """The named version, or the newest active version of the model.
+
+    Which version applies, and its status, are read fresh on every call (a narrow query); the
+    version's immutable content (schema, output semantics, texts: tens of kB of JSON) is kept
+    per process, so a request does not decode it again.
+    """
+    qs = ModelVersion.objects.filter(model__name=name)
     if version:
-        found = qs.filter(version=version).first()
-        if found is None:
+        row = qs.filter(version=version).values_list("pk", "created_at", "status").first()
+        if row is None:
             raise ApplicationError(
                 "unknown model version", fields={"model_version": f"{name}@{version} is not registered"}
             )
-        if found.status != ModelVersion.Status.ACTIVE:
+        if row[2] != ModelVersion.Status.ACTIVE:
             raise ApplicationError(
                 "retired model version", fields={"model_version": f"{name}@{version} is retired"}
             )
-        return found
-    found = qs.filter(status=ModelVersion.Status.ACTIVE).order_by("-created_at").first()
+    else:
+        row = (
+            qs.filter(status=ModelVersion.Status.ACTIVE)
+            .order_by("-created_at")
+            .values_list("pk", "created_at", "status")
+            .first()
+        )
+        if row is None:
+            raise ApplicationError("unknown model", fields={"model": f"no active model named {name!r}"})
+    key = (row[0], row[1])
+    found = _versions.get(key)
     if found is None:
-        raise ApplicationError("unknown model", fields={"model": f"no active model named {name!r}"})
+        # The artifact and background (hundreds of kB) are read only on a predictor cache miss.
+        found = _versions[key] = (
+            ModelVersion.objects.select_related("model").defer("artifact", "background").get(pk=row[0])
+        )
+    found.status = row[2]
     return found
 
 

@@ -145,3 +145,17 @@ def test_register_through_command(db, tmp_path, credit_trained):
             "--output",
             str(tmp_path / "output.json"),
         )
+
+
+def test_newest_active_version_is_used_and_retiring_takes_effect_at_once(credit_version, credit_trained):
+    from audit.services import Actor
+    from decisions.services import model_version_set_status, resolve_model_version
+
+    assert resolve_model_version("credit-risk") == credit_version  # now cached in this process
+    newer = register(credit_trained, version="2.0.0")
+    assert resolve_model_version("credit-risk") == newer
+    model_version_set_status(version=newer, status="retired", actor=Actor.system("tests"))
+    assert resolve_model_version("credit-risk") == credit_version
+    with pytest.raises(ApplicationError) as exc:
+        resolve_model_version("credit-risk", "2.0.0")
+    assert "retired" in exc.value.fields["model_version"]
