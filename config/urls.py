@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from audit import api as audit_api
 from decisions import api as decisions_api
-from decisions import review_api
+from decisions import portal_views, review_api
 from decisions import views as decisions_views
 from explanations import api as explanations_api
 
@@ -66,7 +66,7 @@ urlpatterns = [
     path("", decisions_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
-    path("access/<str:token>/", decisions_views.subject_decision, name="subject-decision"),
+    path("access/<str:token>/", portal_views.subject_decision, name="subject-decision"),
     path("", include("decisions.urls")),
     path("audit/", include("audit.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
