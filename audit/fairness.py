@@ -182,8 +182,8 @@ def attribution_share(version: ModelVersion) -> AttributionShare:
     )
     for contributions in rows:
         count += 1
-        for c in contributions:
-            totals[c["feature"]] = totals.get(c["feature"], 0.0) + abs(c["contribution"])
+        for feature, value in contributions.items():
+            totals[feature] = totals.get(feature, 0.0) + abs(value)
     total = sum(totals.values())
     protected_abs = sum(v for k, v in totals.items() if k in protected)
     return AttributionShare(

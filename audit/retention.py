@@ -1,8 +1,8 @@
 """Retention: erase personal data once a model version's retention period has passed.
 
-What goes: the decision's input features, the subject's values inside its explanations (each
-contribution's `value` and `display_value`, the per-column `raw_values`, counterfactuals) and,
-through decisions.reviews, what the subject wrote in review requests. What stays: the decision
+What goes: the decision's input features, what restates them inside its explanations (the
+per-column `raw_values`, counterfactuals; contributions are stored without the person's values)
+and, through decisions.reviews, what the subject wrote in review requests. What stays: the decision
 skeleton (ids, model version, score, outcome, times, `features_sha256`), the per-feature
 contribution numbers that aggregate statistics read, and the audit chain, which holds only ids
 and hashes and therefore still verifies.
@@ -24,7 +24,6 @@ from .selectors import review_model
 from .services import Actor, audit_record
 
 BATCH = 500
-ERASED_CONTRIBUTION_KEYS = ("value", "display_value")
 
 
 def retention_cutoff(version: ModelVersion, now: datetime) -> datetime:
@@ -79,16 +78,11 @@ def retention_erase_decisions(
         if not ids:
             return {"decisions": 0, "explanations": 0, "review_requests": 0}
         Decision.objects.filter(pk__in=ids).update(features={}, personal_data_erased_at=now)
-        explanations = list(
-            Explanation.objects.select_for_update().filter(decision_id__in=ids).only("id", "contributions")
+        # Contributions are numbers keyed by feature and stay; the person's values went with the
+        # features above, and the raw column values and counterfactuals (which restate them) go.
+        explanations = Explanation.objects.filter(decision_id__in=ids).update(
+            raw_values=[], counterfactuals=None
         )
-        for explanation in explanations:
-            explanation.contributions = [
-                {**c, **dict.fromkeys(ERASED_CONTRIBUTION_KEYS)} for c in explanation.contributions or []
-            ]
-            explanation.raw_values = []
-            explanation.counterfactuals = None
-        Explanation.objects.bulk_update(explanations, ["contributions", "raw_values", "counterfactuals"])
         erased_requests = 0
         if review_model() is not None and hasattr(reviews, "reviews_erase_personal_data"):
             erased_requests = reviews.reviews_erase_personal_data(decision_ids=ids)
@@ -101,8 +95,8 @@ def retention_erase_decisions(
                 "retention_days": model_version.retention_days,
                 "cutoff": cutoff.isoformat(),
                 "decisions": [str(pk) for pk in ids],
-                "explanations": len(explanations),
+                "explanations": explanations,
                 "review_requests": erased_requests,
             },
         )
-    return {"decisions": len(ids), "explanations": len(explanations), "review_requests": erased_requests}
+    return {"decisions": len(ids), "explanations": explanations, "review_requests": erased_requests}

@@ -1,3 +1,5 @@
+from functools import cached_property
+
 from django.db import models
 from django.db.models import Q
 
@@ -21,7 +23,8 @@ class Explanation(models.Model):
     explained_class = models.CharField(max_length=64, blank=True)
     base_value = models.FloatField(null=True, blank=True)
     predicted_value = models.FloatField(null=True, blank=True)
-    contributions = models.JSONField(default=list, blank=True)
+    # {"feature name": contribution} per original feature; labels come from the schema when read.
+    contributions = models.JSONField(default=dict, blank=True)
     raw_values = models.JSONField(default=list, blank=True)
     additivity_error = models.FloatField(null=True, blank=True)
     counterfactuals = models.JSONField(null=True, blank=True)
@@ -55,3 +58,15 @@ class Explanation(models.Model):
 
     def __str__(self) -> str:
         return f"explanation {self.pk} of {self.decision_id} ({self.status})"
+
+    @cached_property
+    def labelled_contributions(self) -> list[dict]:
+        """Per feature, in schema order: label, the person's value, contribution, flags."""
+        from decisions.predictors import schema_of
+
+        from .contributions import contributions_labelled
+
+        decision = self.decision
+        return contributions_labelled(
+            schema_of(decision.model_version), decision.features or {}, self.contributions or {}
+        )

@@ -22,7 +22,7 @@ def toward_outcome_sign(explanation, decision) -> float:
 def principal_reasons(explanation, decision, limit: int = MAX_REASONS) -> list[dict]:
     """The contributions that weighed most toward the outcome, largest first, as sentences."""
     sign = toward_outcome_sign(explanation, decision)
-    toward = [c for c in explanation.contributions if sign * c["contribution"] > 0]
+    toward = [c for c in explanation.labelled_contributions if sign * c["contribution"] > 0]
     toward.sort(key=lambda c: -sign * c["contribution"])
     output = decision.model_version.output
     reasons = []

@@ -73,8 +73,9 @@ def waterfall_svg(explanation, decision, *, chart_id: str = "why-chart") -> dict
     where rows are the text alternative the template shows as a table."""
     output = decision.model_version.output
     positive = output["class_labels"][1] if output["type"] == "binary" else decision.outcome
-    steps = waterfall_steps(explanation.contributions, explanation.base_value)
-    final = explanation.base_value + sum(float(c["contribution"]) for c in explanation.contributions)
+    contributions = explanation.labelled_contributions
+    steps = waterfall_steps(contributions, explanation.base_value)
+    final = explanation.base_value + sum(float(c["contribution"]) for c in contributions)
     points = [explanation.base_value, final] + [s.start for s in steps] + [s.end for s in steps]
     if output["type"] == "binary" and output.get("threshold") is not None:
         threshold = float(output["threshold"])

@@ -15,8 +15,13 @@ def explanation_current(decision_id) -> Explanation | None:
 
 def global_importance(model_version_id: int) -> dict:
     """Mean |SHAP| per original feature over the version's done explanations (streamed)."""
+    from decisions.models import ModelVersion
+    from decisions.predictors import schema_of
+
+    schema = schema_of(
+        ModelVersion.objects.only("id", "created_at", "feature_schema").get(pk=model_version_id)
+    )
     totals: dict[str, float] = defaultdict(float)
-    labels: dict[str, str] = {}
     count = 0
     rows = (
         Explanation.objects.filter(model_version_id=model_version_id, is_current=True, status="done")
@@ -25,12 +30,11 @@ def global_importance(model_version_id: int) -> dict:
     )
     for contributions in rows:
         count += 1
-        for c in contributions:
-            totals[c["feature"]] += abs(c["contribution"])
-            labels[c["feature"]] = c["label"]
+        for feature, value in contributions.items():
+            totals[feature] += abs(value)
     features = sorted(
         (
-            {"feature": f, "label": labels[f], "mean_abs_contribution": total / count}
+            {"feature": f, "label": schema[f].label, "mean_abs_contribution": total / count}
             for f, total in totals.items()
         ),
         key=lambda item: -item["mean_abs_contribution"],

@@ -7,7 +7,7 @@ class ContributionSerializer(serializers.Serializer):
     feature = serializers.CharField()
     label = serializers.CharField()
     value = serializers.JSONField(allow_null=True)
-    display_value = serializers.CharField()
+    display_value = serializers.CharField(allow_null=True)
     contribution = serializers.FloatField()
     mutable = serializers.BooleanField()
     protected = serializers.BooleanField()
@@ -15,7 +15,7 @@ class ContributionSerializer(serializers.Serializer):
 
 class ExplanationSerializer(serializers.ModelSerializer):
     decision = serializers.UUIDField(source="decision_id")
-    contributions = ContributionSerializer(many=True)
+    contributions = ContributionSerializer(many=True, source="labelled_contributions")
     reasons = serializers.SerializerMethodField()
 
     class Meta:

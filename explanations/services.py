@@ -215,24 +215,6 @@ def explanation_compute(*, version, explanations: list[Explanation]):
     return schema, result, grouped
 
 
-def contributions_for(schema, features: dict, grouped_row: np.ndarray) -> list[dict]:
-    out = []
-    for feature, value in zip(schema.features, grouped_row, strict=True):
-        shown = features.get(feature.name)
-        out.append(
-            {
-                "feature": feature.name,
-                "label": feature.label,
-                "value": None if feature.type == "image" else shown,
-                "display_value": feature.display_value(shown),
-                "contribution": float(value),
-                "mutable": feature.mutable,
-                "protected": feature.protected,
-            }
-        )
-    return out
-
-
 def _update_rows(rows: list[Explanation], fields: list[str]) -> None:
     """UPDATE each row's `fields`, all rows sent in one pipeline (psycopg executemany).
 
@@ -258,71 +240,132 @@ def _update_rows(rows: list[Explanation], fields: list[str]) -> None:
             cursor.executemany(sql, params)
 
 
+# What differs per row of a batch; everything else is one value for the whole batch.
+_PER_ROW = (
+    "explained_class",
+    "base_value",
+    "predicted_value",
+    "contributions",
+    "raw_values",
+    "additivity_error",
+)
+_PER_BATCH = (
+    "status",
+    "method",
+    "params",
+    "output_space",
+    "versions",
+    "model_sha256",
+    "background_sha256",
+    "device",
+    "compute_ms",
+    "batch_size",
+    "finished_at",
+    "error",
+)
+
+
+def _store_postgresql(*, token: str, rows: list[tuple], batch: dict) -> list[tuple[int, object]]:
+    """One statement for the whole batch: per-row values as arrays, per-batch values once.
+
+    Only rows still claimed by `token` change (the sweeper may have handed some back); returns
+    (id, decision_id) of those, in id order.
+    """
+    import json
+
+    from django.db import connection
+
+    ids, classes, bases, predicted, contributions, raw, errors = (
+        list(col) for col in zip(*rows, strict=True)
+    )
+    dumps = partial(json.dumps, separators=(",", ":"))
+    table = Explanation._meta.db_table
+    sets = ", ".join(
+        [f"{name} = u.{name}" for name in _PER_ROW]
+        + [f"{name} = %({name})s{'::jsonb' if name in ('params', 'versions') else ''}" for name in _PER_BATCH]
+    )
+    # Identifiers are this module's constants and the model's table; every value is a parameter.
+    sql = (
+        f"UPDATE {table} AS e SET {sets} FROM unnest("  # noqa: S608
+        "%(ids)s::bigint[], %(classes)s::text[], %(bases)s::float8[], %(predicted)s::float8[], "
+        "%(contributions)s::jsonb[], %(raw)s::jsonb[], %(errors)s::float8[]"
+        ") AS u(id, explained_class, base_value, predicted_value, contributions, raw_values, additivity_error) "
+        "WHERE e.id = u.id AND e.worker = %(worker)s AND e.status = 'running' "
+        "RETURNING e.id, e.decision_id"
+    )
+    params = {
+        **batch,
+        "params": dumps(batch["params"]),
+        "versions": dumps(batch["versions"]),
+        "ids": ids,
+        "classes": classes,
+        "bases": bases,
+        "predicted": predicted,
+        "contributions": [dumps(c) for c in contributions],
+        "raw": [dumps(r) for r in raw],
+        "errors": errors,
+        "worker": f"{WORKER_ID}/{token}",
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(cursor.fetchall())
+
+
+def _store_portable(*, token: str, rows: list[tuple], batch: dict) -> list[tuple[int, object]]:
+    """Any database: lock the rows still ours, then one UPDATE per row in one pipeline."""
+    ours = dict(
+        Explanation.objects.select_for_update()
+        .filter(id__in=[r[0] for r in rows], worker=f"{WORKER_ID}/{token}", status=Explanation.Status.RUNNING)
+        .values_list("id", "decision_id")
+    )
+    updated = []
+    for pk, *values in rows:
+        if pk in ours:
+            e = Explanation(pk=pk, decision_id=ours[pk], **dict(zip(_PER_ROW, values, strict=True)), **batch)
+            updated.append(e)
+    _update_rows(updated, [*_PER_ROW, *_PER_BATCH])
+    return sorted((e.pk, e.decision_id) for e in updated)
+
+
 def explanation_store_batch(
     *, version, token: str, explanations: list[Explanation], schema, result, grouped
 ) -> int:
     """Write results onto rows still claimed by `token`; one audit event per explanation."""
+    from django.db import connection
+
+    from .contributions import contributions_compact
+
     labels = version.output["class_labels"]
-    now = timezone.now()
-    per_row_ms = 1000.0 * result.compute_seconds / max(len(explanations), 1)
-    errors = result.additivity_error
+    batch = {
+        "status": Explanation.Status.DONE.value,
+        "method": result.method,
+        "params": result.params,
+        "output_space": result.output_space,
+        "versions": result.versions,
+        "model_sha256": version.artifact_sha256,
+        "background_sha256": version.background_sha256,
+        "device": result.device,
+        "compute_ms": 1000.0 * result.compute_seconds / max(len(explanations), 1),
+        "batch_size": len(explanations),
+        "finished_at": timezone.now(),
+        "error": "",
+    }
+    rows = [
+        (
+            e.pk,
+            labels[int(result.explained_class[i])],
+            float(result.base_values[i]),
+            float(result.predictions[i]),
+            contributions_compact(schema, grouped[i]),
+            result.values[i].tolist(),
+            float(result.additivity_error[i]),
+        )
+        for i, e in enumerate(explanations)
+    ]
+    store = _store_postgresql if connection.vendor == "postgresql" else _store_portable
+    errors = {row[0]: row[6] for row in rows}
     with transaction.atomic():
-        # Lock our rows; a sweeper that already handed them back makes this set smaller.
-        still_ours = set(
-            Explanation.objects.select_for_update()
-            .filter(
-                id__in=[e.pk for e in explanations],
-                worker=f"{WORKER_ID}/{token}",
-                status=Explanation.Status.RUNNING,
-            )
-            .values_list("id", flat=True)
-        )
-        updated = []
-        for i, e in enumerate(explanations):
-            if e.pk not in still_ours:
-                continue
-            e.status = Explanation.Status.DONE
-            e.method = result.method
-            e.params = result.params
-            e.output_space = result.output_space
-            e.explained_class = labels[int(result.explained_class[i])]
-            e.base_value = float(result.base_values[i])
-            e.predicted_value = float(result.predictions[i])
-            e.contributions = contributions_for(schema, e.decision.features, grouped[i])
-            e.raw_values = [float(v) for v in result.values[i]]
-            e.additivity_error = float(errors[i])
-            e.versions = result.versions
-            e.model_sha256 = version.artifact_sha256
-            e.background_sha256 = version.background_sha256
-            e.device = result.device
-            e.compute_ms = per_row_ms
-            e.batch_size = len(explanations)
-            e.finished_at = now
-            e.error = ""
-            updated.append(e)
-        _update_rows(
-            updated,
-            [
-                "status",
-                "method",
-                "params",
-                "output_space",
-                "explained_class",
-                "base_value",
-                "predicted_value",
-                "contributions",
-                "raw_values",
-                "additivity_error",
-                "versions",
-                "model_sha256",
-                "background_sha256",
-                "device",
-                "compute_ms",
-                "batch_size",
-                "finished_at",
-                "error",
-            ],
-        )
+        updated = store(token=token, rows=rows, batch=batch)
         if updated:
             audit_record_many(
                 events=[
@@ -330,17 +373,17 @@ def explanation_store_batch(
                         actor=SYSTEM,
                         action=Action.EXPLANATION_COMPUTED,
                         object_type="explanation",
-                        object_id=str(e.pk),
+                        object_id=str(pk),
                         data={
-                            "decision": str(e.decision_id),
-                            "method": e.method,
-                            "model_sha256": e.model_sha256,
-                            "background_sha256": e.background_sha256,
-                            "additivity_error": repr(e.additivity_error),
-                            "device": e.device,
+                            "decision": str(decision_id),
+                            "method": result.method,
+                            "model_sha256": version.artifact_sha256,
+                            "background_sha256": version.background_sha256,
+                            "additivity_error": repr(errors[pk]),
+                            "device": result.device,
                         },
                     )
-                    for e in updated
+                    for pk, decision_id in updated
                 ]
             )
     return len(updated)
@@ -405,7 +448,12 @@ def explanation_drain(*, model_version_id: int, max_batches: int | None = None) 
         if not ids:
             break
         batches += 1
-        explanations = list(Explanation.objects.select_related("decision").filter(id__in=ids).order_by("id"))
+        explanations = list(
+            Explanation.objects.select_related("decision")
+            .only("id", "decision", "decision__features")
+            .filter(id__in=ids)
+            .order_by("id")
+        )
         try:
             schema, result, grouped = explanation_compute(version=version, explanations=explanations)
         except DatabaseError as exc:

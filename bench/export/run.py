@@ -5,7 +5,8 @@
 
 Rows are generated in the database with INSERT ... SELECT generate_series into a separate
 database (`rationale_bench`, never the test database): one model version per size, each decision
-with 20 features and a done explanation with 20 contributions, like the German-credit model's.
+with 20 features and a done explanation with 20 contributions, like the German-credit model's
+(stored as the worker stores them: numbers keyed by feature).
 Each size is exported in a fresh subprocess through the same code path as a file export
 (audit.exports.export_lines -> sha256 -> file), and reports its own peak RSS.
 """
@@ -44,11 +45,10 @@ FEATURES_SQL = (
     )
     + ")"
 )
-CONTRIBUTIONS_SQL = (
-    "(SELECT jsonb_agg(jsonb_build_object('feature', 'f' || k, 'label', 'Feature ' || k, 'value', k, "
-    "'display_value', k::text, 'contribution', round((random() - 0.5)::numeric, 6), 'mutable', false, "
-    "'protected', k < 3)) FROM generate_series(0, 19) k)"
-)
+# As the worker stores them: {"feature": contribution}, full float precision.
+# 61 model columns, as the credit model has; not exported, but part of each row read.
+RAW_VALUES_SQL = "(SELECT jsonb_agg(random() - 0.5) FROM generate_series(1, 61))"
+CONTRIBUTIONS_SQL = "(SELECT jsonb_object_agg('f' || k, random() - 0.5) FROM generate_series(0, 19) k)"
 
 
 def psql(url: str, sql: str, *, autocommit: bool = True):
@@ -116,7 +116,7 @@ def setup(sizes: list[int]) -> None:
                 "additivity_error, versions, model_sha256, background_sha256, device, worker, queued_at, "
                 "started_at, finished_at, attempts, error) "
                 f"SELECT d.id, d.model_version_id, true, 'done', 'tree', '{{}}', 'log_odds', 'approved', 0.3, 0.7, "
-                f"{CONTRIBUTIONS_SQL}, '[]', 1e-7, '{{}}', repeat('0', 64), repeat('0', 64), "
+                f"{CONTRIBUTIONS_SQL}, {RAW_VALUES_SQL}, 1e-7, '{{}}', repeat('0', 64), repeat('0', 64), "
                 "'cpu', 'bench', d.decided_at, d.decided_at, d.decided_at + interval '20 ms', 1, '' "
                 "FROM decisions_decision d WHERE d.model_version_id = %s",
                 [version_id],

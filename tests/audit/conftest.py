@@ -62,18 +62,7 @@ def make_explanation(
         model_version_id=decision.model_version_id,
         status="done",
         method="tree",
-        contributions=[
-            {
-                "feature": name,
-                "label": name,
-                "value": decision.features.get(name),
-                "display_value": str(decision.features.get(name)),
-                "contribution": value,
-                "mutable": False,
-                "protected": name in protected,
-            }
-            for name, value in contributions.items()
-        ],
+        contributions=dict(contributions),
         raw_values=list(contributions.values()),
         base_value=0.1,
         queued_at=queued,

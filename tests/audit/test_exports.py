@@ -56,7 +56,9 @@ def test_decisions_jsonl_holds_every_selected_decision_once(recorded, auditor):
     assert first["features"] == stored.features
     assert first["score"] == stored.score and first["outcome"] == stored.outcome
     assert first["explanation"]["status"] == "done"
-    assert {c["feature"] for c in first["explanation"]["contributions"]} == set(stored.features)
+    # Numbers keyed by feature; the labels are in the record of processing.
+    assert first["explanation"]["contributions"] == stored.explanations.get(is_current=True).contributions
+    assert set(first["explanation"]["contributions"]) == set(stored.features)
     assert first["reviews"] == []
 
 

@@ -28,9 +28,7 @@ def test_erases_only_decisions_past_retention_and_the_chain_still_verifies(recor
     age(old, recorded.retention_days + 1)
     age(young[:1], recorded.retention_days - 1)
     before = {d.pk: (d.features_sha256, d.score, d.outcome, d.subject_ref) for d in decisions}
-    contributions_before = {
-        e.decision_id: [c["contribution"] for c in e.contributions] for e in Explanation.objects.all()
-    }
+    contributions_before = {e.decision_id: e.contributions for e in Explanation.objects.all()}
 
     result = retention_erase_expired()
 
@@ -38,15 +36,16 @@ def test_erases_only_decisions_past_retention_and_the_chain_still_verifies(recor
     for d in Decision.objects.filter(pk__in=[d.pk for d in old]):
         assert d.features == {} and d.personal_data_erased_at is not None
         assert (d.features_sha256, d.score, d.outcome, d.subject_ref) == before[d.pk]  # the skeleton stays
-        e = Explanation.objects.get(decision=d)
+        e = Explanation.objects.select_related("decision__model_version").get(decision=d)
         assert e.raw_values == [] and e.counterfactuals is None
-        assert {c["value"] for c in e.contributions} == {None}
-        assert {c["display_value"] for c in e.contributions} == {None}
-        assert [c["contribution"] for c in e.contributions] == contributions_before[d.pk]
+        # What a reader sees: the numbers, with no value of the person's left to show.
+        assert e.contributions == contributions_before[d.pk]
+        assert {c["value"] for c in e.labelled_contributions} == {None}
+        assert {c["display_value"] for c in e.labelled_contributions} == {None}
     for d in Decision.objects.filter(pk__in=[d.pk for d in young]):
         assert d.features and d.personal_data_erased_at is None
-        e = Explanation.objects.get(decision=d)
-        assert len(e.raw_values) > 0 and all(c["value"] is not None for c in e.contributions)
+        e = Explanation.objects.select_related("decision__model_version").get(decision=d)
+        assert len(e.raw_values) > 0 and all(c["value"] is not None for c in e.labelled_contributions)
 
     event = AuditEvent.objects.get(action=Action.PERSONAL_DATA_ERASED)
     assert sorted(event.data["decisions"]) == sorted(str(d.pk) for d in old)

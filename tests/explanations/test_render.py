@@ -28,10 +28,10 @@ def explained(version, rows, model):
 
 def test_waterfall_adds_up_from_the_base_value_to_the_result(credit_version, credit_trained):
     [e] = explained(credit_version, credit_trained.sample_rows[:1], "credit-risk")
-    steps = waterfall_steps(e.contributions, e.base_value)
+    steps = waterfall_steps(e.labelled_contributions, e.base_value)
     assert len(steps) == 9  # eight largest, then "12 other factors together"
     assert [s.label for s in steps[:8]] == [
-        c["label"] for c in sorted(e.contributions, key=lambda c: -abs(c["contribution"]))[:8]
+        c["label"] for c in sorted(e.labelled_contributions, key=lambda c: -abs(c["contribution"]))[:8]
     ]
     assert steps[-1].label == "12 other factors together"
     assert steps[0].start == e.base_value
@@ -42,7 +42,7 @@ def test_waterfall_adds_up_from_the_base_value_to_the_result(credit_version, cre
 
 def test_waterfall_svg_is_accessible_and_escaped(credit_version, credit_trained):
     [e] = explained(credit_version, credit_trained.sample_rows[:1], "credit-risk")
-    e.contributions[0]["label"] = "Savings <script>alert(1)</script>"
+    e.labelled_contributions[0]["label"] = "Savings <script>alert(1)</script>"
     chart = waterfall_svg(e, e.decision)
     root = ElementTree.fromstring(str(chart["svg"]))  # noqa: S314 - our own SVG, checked well-formed
     assert root.get("role") == "img" and root.get("aria-labelledby") == "why-chart-title why-chart-desc"
@@ -50,7 +50,7 @@ def test_waterfall_svg_is_accessible_and_escaped(credit_version, credit_trained)
     assert "<script>" not in str(chart["svg"]) and "&lt;script&gt;" in str(chart["svg"])
     assert len(root.findall(f"{SVG}rect")) == len(chart["rows"]) == 9
     # The text alternative carries direction in words, not colour alone.
-    for row, step in zip(chart["rows"], waterfall_steps(e.contributions, e.base_value), strict=True):
+    for row, step in zip(chart["rows"], waterfall_steps(e.labelled_contributions, e.base_value), strict=True):
         assert row["direction"] == ("toward “approved”" if step.contribution >= 0 else "away from “approved”")
         assert row["size"] in ("strong", "moderate", "slight")
     assert chart["end_probability"] == pytest.approx(e.decision.score, abs=1e-4)

@@ -68,10 +68,12 @@ def test_credit_explanations_are_exact_and_reproducible(
     assert first.background_sha256 == credit_version.background_sha256
     assert first.device == "cpu" and first.versions["xgboost"] == xgb.__version__ and "shap" in first.versions
     assert first.additivity_error < 1e-4 and first.attempts == 1 and first.finished_at >= first.started_at
-    # One entry per original feature: one-hot groups summed, labelled, with the person's value.
-    assert [c["feature"] for c in first.contributions] == schema.names
+    # One number per original feature (one-hot groups summed), read labelled with the person's value.
+    assert sorted(first.contributions) == sorted(schema.names)
+    assert [c["feature"] for c in first.labelled_contributions] == schema.names
     for feature, columns in schema.groups:
-        c = next(c for c in first.contributions if c["feature"] == feature)
+        c = next(c for c in first.labelled_contributions if c["feature"] == feature)
+        assert c["contribution"] == first.contributions[feature]
         assert c["contribution"] == pytest.approx(raw[0, columns].sum(), abs=1e-9)
         assert c["label"] == schema[feature].label and c["value"] == rows[0][feature]
     assert AuditEvent.objects.filter(action=Action.EXPLANATION_COMPUTED).count() == 60
@@ -79,7 +81,7 @@ def test_credit_explanations_are_exact_and_reproducible(
     # The API gives everything, and an auditor's recompute is bit-exact.
     body = integration.get(f"/api/v1/decisions/{created[0]['id']}/explanation/").json()
     assert body["status"] == "done" and body["base_value"] == first.base_value
-    assert body["contributions"] == first.contributions and body["reasons"]
+    assert body["contributions"] == first.labelled_contributions and body["reasons"]
     recompute = client_for(auditor).post(f"/api/v1/decisions/{created[0]['id']}/explanation/recompute/")
     assert recompute.json()["identical"] is True and recompute.json()["max_abs_difference"] == 0.0
     assert integration.post(f"/api/v1/decisions/{created[0]['id']}/explanation/recompute/").status_code == 403
@@ -91,10 +93,10 @@ def test_credit_explanations_are_exact_and_reproducible(
     top = importance["features"][0]
     expected = np.mean(
         [
-            abs(c["contribution"])
+            abs(value)
             for e in explanations
-            for c in e.contributions
-            if c["feature"] == top["feature"]
+            for feature, value in e.contributions.items()
+            if feature == top["feature"]
         ]
     )
     assert top["mean_abs_contribution"] == pytest.approx(expected)

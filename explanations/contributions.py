@@ -1,0 +1,51 @@
+"""Per-feature contributions: stored as numbers keyed by feature, read with their labels.
+
+An explanation stores only what the computation produced, ``{"feature name": contribution}``.
+Labels, descriptions, mutability and protection belong to the registered schema (immutable per
+version) and the person's value belongs to the decision: both are joined in when read. That
+keeps each explanation small to write and to export, and retention has nothing to erase here
+beyond the decision's own features.
+
+Plain Python: no Django import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from decisions.schema import FeatureSchema
+
+
+def contributions_compact(schema: FeatureSchema, grouped_row: np.ndarray) -> dict[str, float]:
+    """One row of per-feature values (schema order) as the stored mapping."""
+    return dict(zip(schema.names, map(float, grouped_row), strict=True))
+
+
+def contributions_labelled(
+    schema: FeatureSchema, features: Mapping[str, Any], contributions: Mapping[str, float]
+) -> list[dict]:
+    """The stored mapping as a person or an API client reads it, in schema order.
+
+    `features` are the decision's inputs; after retention erased them, value and display_value
+    are None while the contributions themselves remain.
+    """
+    out = []
+    for feature in schema.features:
+        if feature.name not in contributions:
+            continue
+        shown = features.get(feature.name)
+        out.append(
+            {
+                "feature": feature.name,
+                "label": feature.label,
+                "value": None if feature.type == "image" else shown,
+                "display_value": None if shown is None else feature.display_value(shown),
+                "contribution": float(contributions[feature.name]),
+                "mutable": feature.mutable,
+                "protected": feature.protected,
+            }
+        )
+    return out
