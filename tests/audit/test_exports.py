@@ -16,6 +16,7 @@ from audit import signing
 from audit.exports import export_create, export_path, export_run
 from audit.models import Action, AuditEvent, Export
 from audit.services import event_hash
+from config.errors import ApplicationError
 from decisions.models import Decision
 from tests.conftest import client_for
 
@@ -70,6 +71,14 @@ def test_filters_select_exactly_the_matching_decisions(recorded, auditor):
         expected, key=lambda pk: (Decision.objects.get(pk=pk).decided_at, pk)
     )
     assert run(auditor, "decisions", date_to="2001-01-01").manifest["rows"] == 0
+
+
+def test_a_date_filter_covers_the_whole_day(recorded, auditor):
+    today = Decision.objects.values_list("decided_at", flat=True).first().date().isoformat()
+    assert run(auditor, "decisions", date_from=today, date_to=today).manifest["rows"] == 8
+    with pytest.raises(ApplicationError) as refused:
+        run(auditor, "decisions", date_from="2026-02-30")
+    assert set(refused.value.fields) == {"date_from"}
 
 
 def test_decisions_csv_holds_every_decision_once(recorded, auditor):

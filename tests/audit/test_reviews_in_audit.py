@@ -90,3 +90,43 @@ def test_retention_erases_what_subjects_wrote(reviewed):
     first.refresh_from_db()
     assert (first.statement, first.contact_email, first.rationale) == ("", "", "checked the payslip")
     assert ReviewRequest.objects.get(reference="R-2").statement == "my income was wrong"
+
+
+def test_postgresql_writer_writes_the_portable_writers_bytes(reviewed):
+    """The COPY writer, which runs on PostgreSQL, and the ORM writer, which runs elsewhere,
+    agree byte for byte: reviews, a decision with no current explanation, an erased decision,
+    awkward text and every filter included."""
+    from audit.exports import ExportFilters, decision_lines_jsonl_pg, decision_lines_jsonl_portable
+    from explanations.models import Explanation
+
+    d = list(Decision.objects.order_by("id"))
+    Decision.objects.filter(pk=d[5].pk).update(
+        subject_ref='Zoë "quoted" \\ back\nslash\t\x01', reference="日本-1"
+    )
+    Explanation.objects.filter(decision=d[6]).update(is_current=False)
+    Decision.objects.filter(pk=d[7].pk).update(personal_data_erased_at=timezone.now(), features={})
+    outcome = d[0].outcome
+    day = d[0].decided_at.date().isoformat()
+    for raw in (
+        {},
+        {"model": "credit-risk", "outcome": outcome},
+        {"model": "credit-risk", "model_version": d[0].model_version.version},
+        {"date_from": day, "date_to": day},
+        {"date_to": "2001-01-01"},
+    ):
+        filters = ExportFilters.from_raw(raw)
+        pg_counts: dict = {}
+        portable_counts: dict = {}
+        pg = b"".join(decision_lines_jsonl_pg(filters, None, pg_counts))
+        portable = "".join(decision_lines_jsonl_portable(filters, None, portable_counts)).encode()
+        assert pg == portable, raw
+        for counts in (pg_counts, portable_counts):  # the manifest reads a missing count as 0
+            counts.setdefault("rows", 0)
+        assert pg_counts == portable_counts, raw
+    lines = b"".join(decision_lines_jsonl_pg(ExportFilters(), None, {})).decode().splitlines()
+    rows = {row["id"]: row for row in map(json.loads, lines)}
+    assert len(rows) == 8
+    assert rows[str(d[5].pk)]["subject_ref"] == 'Zoë "quoted" \\ back\nslash\t\x01'
+    assert rows[str(d[6].pk)]["explanation"] is None
+    assert rows[str(d[7].pk)]["features"] == {} and rows[str(d[7].pk)]["personal_data_erased_at"]
+    assert [r["reference"] for r in rows[str(d[0].pk)]["reviews"]] == ["R-1"]
