@@ -17,6 +17,8 @@ import itertools
 import json
 import logging
 import os
+import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import FilteredRelation, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -365,15 +367,14 @@ def _sql_when(expr: str) -> str:
     )
 
 
-def _decisions_copy_sql(filters: ExportFilters, until: datetime | None) -> tuple[str, list]:
-    from decisions.models import ReviewRequest
-    from explanations.models import Explanation
-
+def _decisions_where(filters: ExportFilters, until: datetime | None) -> tuple[list[str], list]:
     where, params = ["TRUE"], []
+    if filters.model:
+        # Resolved here, so the planner sees the decisions' own column and estimates row counts.
+        where.append("d.model_version_id = ANY(%s)")
+        params.append(list(versions_selected(filters).values_list("id", flat=True)))
     for condition, value in (
         ("d.decided_at <= %s", until),
-        ("m.name = %s", filters.model or None),
-        ("v.version = %s", filters.model_version or None),
         ("d.outcome = %s", filters.outcome or None),
         ("d.decided_at >= %s", filters.date_from),
         ("d.decided_at < %s", filters.date_to),
@@ -381,6 +382,13 @@ def _decisions_copy_sql(filters: ExportFilters, until: datetime | None) -> tuple
         if value is not None:
             where.append(condition)
             params.append(value)
+    return where, params
+
+
+def _decisions_copy_sql(where: list[str]) -> str:
+    from decisions.models import ReviewRequest
+    from explanations.models import Explanation
+
     review = (
         "concat('{\"reference\":', "
         + _sql_str("r.reference")
@@ -440,7 +448,10 @@ def _decisions_copy_sql(filters: ExportFilters, until: datetime | None) -> tuple
         + _sql_num("d.features")
         + ", ',\"explanation\":', "
         + explanation
-        + ", ',\"reviews\":', coalesce(rv.lines, '[]'), '}')"
+        + ", ',\"reviews\":', coalesce(("
+        + f"SELECT '[' || string_agg({review}, ',' ORDER BY r.received_at, r.id) || ']' "
+        + f"FROM {ReviewRequest._meta.db_table} r WHERE r.decision_id = d.id"  # noqa: S608
+        + "), '[]'), '}')"
     )
     # Identifiers come from the models' metadata; every value is a parameter.
     sql = (
@@ -448,11 +459,9 @@ def _decisions_copy_sql(filters: ExportFilters, until: datetime | None) -> tuple
         f"JOIN {ModelVersion._meta.db_table} v ON v.id = d.model_version_id "
         f"JOIN {DecisionModel._meta.db_table} m ON m.id = v.model_id "
         f"LEFT JOIN {Explanation._meta.db_table} e ON e.decision_id = d.id AND e.is_current "
-        f"LEFT JOIN (SELECT r.decision_id, '[' || string_agg({review}, ',' ORDER BY r.received_at, r.id) || ']' "
-        f"AS lines FROM {ReviewRequest._meta.db_table} r GROUP BY r.decision_id) rv ON rv.decision_id = d.id "
         f"WHERE {' AND '.join(where)} ORDER BY d.decided_at, d.id"
     )
-    return sql, params
+    return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
 
 
 # Inside a line, JSON escaping leaves this byte sequence only where the writer put it: the
@@ -461,16 +470,129 @@ _NO_EXPLANATION = b'"explanation":null,"reviews":'
 
 
 def decision_lines_jsonl_pg(filters: ExportFilters, until: datetime | None, counts: dict) -> Iterator[bytes]:
-    """PostgreSQL: `COPY (SELECT line ...) TO STDOUT`, one statement and so one snapshot.
+    """PostgreSQL: `COPY (SELECT line ...) TO STDOUT`, each line built by the database.
 
     CSV with a quote and a delimiter that JSON text never holds raw (control characters are
     escaped in it) passes each line through untouched; the text format would double backslashes.
+
+    A large export is cut at decided_at quantiles into PARALLEL_PARTS ranges built at once by as
+    many backends, all reading one snapshot (pg_export_snapshot, as pg_dump -j does): the first
+    range streams out while the others spool to temporary files and follow in order. Inside a
+    caller's transaction (which may hold unsaved rows no other backend can see) one backend does
+    it all, in one statement.
     """
-    sql, params = _decisions_copy_sql(filters, until)
-    copy_sql = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
-    connection.ensure_connection()
+    where, params = _decisions_where(filters, until)
+    owns_transaction = not connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as django_cursor:
+        cursor = django_cursor.cursor
+        parts = 1
+        if owns_transaction and PARALLEL_PARTS > 1:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            quantiles = [i / PARALLEL_PARTS for i in range(1, PARALLEL_PARTS)]
+            cursor.execute(
+                f"SELECT count(*), percentile_disc(%s::float8[]) WITHIN GROUP (ORDER BY d.decided_at) "  # noqa: S608
+                f"FROM {Decision._meta.db_table} d WHERE {' AND '.join(where)}",
+                [quantiles, *params],
+            )
+            total, cuts = cursor.fetchone()
+            cuts = sorted(set(cuts or []))
+            if total >= PARALLEL_MIN_ROWS and cuts:
+                parts = len(cuts) + 1
+        _copy_settings(cursor)
+        if parts == 1:
+            yield from _copy_lines(cursor, _decisions_copy_sql(where), params, counts)
+            return
+        snapshot = cursor.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        ranges = [
+            (["d.decided_at < %s"], [cuts[0]]),
+            *((["d.decided_at >= %s", "d.decided_at < %s"], [lo, hi]) for lo, hi in itertools.pairwise(cuts)),
+            (["d.decided_at >= %s"], [cuts[-1]]),
+        ]
+        spools = [
+            _Spool(snapshot, _decisions_copy_sql(where + extra), params + values)
+            for extra, values in ranges[1:]
+        ]
+        try:
+            for spool in spools:
+                spool.start()
+            first_where, first_values = ranges[0]
+            yield from _copy_lines(
+                cursor, _decisions_copy_sql(where + first_where), params + first_values, counts
+            )
+            for spool in spools:
+                yield from spool.blocks(counts)
+        finally:
+            for spool in spools:
+                spool.close()
+
+
+PARALLEL_PARTS = 2  # backends building one large decisions export (one per core is plenty)
+PARALLEL_MIN_ROWS = 50_000  # below this, one backend is quicker than coordinating several
+
+
+def _copy_settings(cursor) -> None:
+    # JIT compiling this one long expression costs more than it saves, and parallel query
+    # workers would only contend with the backends this export already runs (bench/RESULTS.md).
+    cursor.execute("SET LOCAL jit = off")
+    cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+
+
+class _Spool:
+    """One range of an export, built by its own backend on the shared snapshot into a temporary
+    file while the range before it streams out."""
+
+    def __init__(self, snapshot: str, sql: str, params: list) -> None:
+        self.snapshot, self.sql, self.params = snapshot, sql, params
+        self.file = tempfile.TemporaryFile(dir=_spool_dir())
+        self.counts: dict = {}
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="export-spool", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        own = connections.create_connection(DEFAULT_DB_ALIAS)
+        try:
+            with own.cursor() as django_cursor:
+                own.set_autocommit(False)
+                cursor = django_cursor.cursor
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cursor.execute(f"SET TRANSACTION SNAPSHOT '{self.snapshot}'")  # an id the server made
+                _copy_settings(cursor)
+                for block in _copy_lines(cursor, self.sql, self.params, self.counts):
+                    self.file.write(block)
+                own.rollback()
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+            self.error = exc
+        finally:
+            own.close()
+
+    def blocks(self, counts: dict) -> Iterator[bytes]:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        done = counts.get("rows", 0)
+        self.file.seek(0)
+        while block := self.file.read(FLUSH_BYTES):
+            yield block
+        counts["rows"] = done + self.counts.get("rows", 0)
+        if self.counts.get("explanations"):
+            counts["explanations"] = counts.get("explanations", 0) + self.counts["explanations"]
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _spool_dir() -> str:
+    path = Path(settings.VAR_DIR) / "exports" / "spool"
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def _copy_lines(cursor, copy_sql: str, params: list, counts: dict) -> Iterator[bytes]:
     rows = explained = 0
-    with connection.connection.cursor() as cursor, cursor.copy(copy_sql, params) as copy:
+    with cursor.copy(copy_sql, params) as copy:
         pending: list = []
         size = 0
         for row in copy:
@@ -481,7 +603,7 @@ def decision_lines_jsonl_pg(filters: ExportFilters, until: datetime | None, coun
                 n = len(pending)
                 rows += n
                 explained += n - block.count(_NO_EXPLANATION)
-                counts["rows"], counts["explanations"] = rows, explained
+                counts["rows"] = rows  # progress, read by export_run as the file grows
                 yield block
                 pending, size = [], 0
         if pending:
@@ -809,11 +931,11 @@ def export_run(*, export_id) -> Export | None:
             counts=counts,
         )
         last_progress = time.monotonic()
-        with open(partial, "wb") as handle:
+        with open(partial, "wb") as handle, _ProgressWriter(export.pk) as progress:
             for block in hashing.feed(lines):
                 handle.write(block)
                 if time.monotonic() - last_progress >= PROGRESS_SECONDS:
-                    Export.objects.filter(pk=export.pk).update(rows_written=counts.get("rows", 0))
+                    progress.write(counts.get("rows", 0))
                     last_progress = time.monotonic()
             handle.flush()
             os.fsync(handle.fileno())
@@ -829,6 +951,37 @@ def export_run(*, export_id) -> Export | None:
         counts=counts,
         checkpoint=checkpoint,
     )
+
+
+class _ProgressWriter:
+    """Rows written so far, onto the export's row for the page to show.
+
+    On PostgreSQL through a connection of its own: the export's connection is busy streaming a
+    COPY inside a read-only snapshot, and progress must be visible before the export commits.
+    """
+
+    def __init__(self, export_id) -> None:
+        self.export_id = export_id
+        self.own = (
+            connections.create_connection(DEFAULT_DB_ALIAS) if connection.vendor == "postgresql" else None
+        )
+
+    def __enter__(self) -> _ProgressWriter:
+        return self
+
+    def write(self, rows: int) -> None:
+        if self.own is None:
+            Export.objects.filter(pk=self.export_id).update(rows_written=rows)
+            return
+        with self.own.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Export._meta.db_table} SET rows_written = %s WHERE id = %s",  # noqa: S608
+                [rows, self.export_id],
+            )
+
+    def __exit__(self, *exc) -> None:
+        if self.own is not None:
+            self.own.close()
 
 
 def export_manifest(
