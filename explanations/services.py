@@ -43,13 +43,72 @@ def queue_for(model_version) -> str:
     return "cpu"
 
 
-def explanation_enqueue(*, model_version_id: int, queue: str | None = None) -> bool:
+_flags_client = None
+_flags_lock = threading.Lock()
+
+
+def _flags():
+    """The Redis client that holds the publish flags, or None when coalescing is off."""
+    global _flags_client
+    if not settings.EXPLAIN_PUBLISH_FLAG_URL:
+        return None
+    if _flags_client is None:
+        import redis
+
+        with _flags_lock:
+            if _flags_client is None:
+                _flags_client = redis.Redis.from_url(
+                    settings.EXPLAIN_PUBLISH_FLAG_URL, socket_timeout=1.0, socket_connect_timeout=1.0
+                )
+    return _flags_client
+
+
+def _flag_key(model_version_id: int) -> str:
+    return f"rationale:explain:queued:{model_version_id}"
+
+
+def publish_flag_set(model_version_id: int) -> bool:
+    """True when this caller must publish: no drain task of the version is waiting to start.
+
+    Why nothing is left behind: a publisher commits its rows before it tries the flag. If the
+    flag is already there, the task of whoever set it has not yet started its next claim, and
+    every drain clears the flag *before* each claim (publish_flag_clear), so that claim sees the
+    rows. A Redis error means "publish": coalescing is an optimisation, never a gate.
+    """
+    flags = _flags()
+    if flags is None:
+        return True
+    try:
+        ttl_ms = int(settings.EXPLAIN_PUBLISH_FLAG_SECONDS * 1000)
+        return bool(flags.set(_flag_key(model_version_id), 1, nx=True, px=ttl_ms))
+    except Exception as exc:  # noqa: BLE001 - any Redis failure falls back to publishing
+        logger.warning("publish flag unavailable (%s); publishing", exc)
+        return True
+
+
+def publish_flag_clear(model_version_id: int) -> None:
+    flags = _flags()
+    if flags is None:
+        return
+    try:
+        flags.delete(_flag_key(model_version_id))
+    except Exception as exc:  # noqa: BLE001 - the flag expires by itself; the sweeper covers the gap
+        logger.warning("could not clear the publish flag of version %s: %s", model_version_id, exc)
+
+
+def explanation_enqueue(*, model_version_id: int, queue: str | None = None, coalesce: bool = False) -> bool:
     """Publish one drain task for a model version. Never raises: a broker outage leaves the rows
-    pending and the sweeper re-enqueues them once the broker is back."""
+    pending and the sweeper re-enqueues them once the broker is back.
+
+    `coalesce` (after recording decisions) skips the publish when a drain task of this version
+    is already waiting to start; the sweeper always publishes.
+    """
     from decisions.models import ModelVersion
 
     from .tasks import explain_pending
 
+    if coalesce and not publish_flag_set(model_version_id):
+        return True
     try:
         if queue is None:
             version = (
@@ -61,6 +120,8 @@ def explanation_enqueue(*, model_version_id: int, queue: str | None = None) -> b
         explain_pending.apply_async(kwargs={"model_version_id": model_version_id}, queue=queue, retry=False)
     except Exception as exc:  # noqa: BLE001 - any publish failure is handled the same way
         logger.warning("could not enqueue explanations of version %s: %s", model_version_id, exc)
+        if coalesce:
+            publish_flag_clear(model_version_id)  # the next decision tries again
         return False
     return True
 
@@ -75,7 +136,9 @@ def explanations_create_pending(*, decisions: list) -> list[Explanation]:
     versions = {d.model_version_id: d.model_version for d in decisions}
     for version_id in sorted(versions):
         queue = queue_for(versions[version_id])
-        transaction.on_commit(partial(explanation_enqueue, model_version_id=version_id, queue=queue))
+        transaction.on_commit(
+            partial(explanation_enqueue, model_version_id=version_id, queue=queue, coalesce=True)
+        )
     return rows
 
 
@@ -442,6 +505,8 @@ def explanation_drain(*, model_version_id: int, max_batches: int | None = None) 
         if wait:
             # Let a burst accumulate so one SHAP call covers more rows.
             time.sleep(wait)
+        # Before every claim: rows committed from here on publish a new task (see publish_flag_set).
+        publish_flag_clear(model_version_id)
         token, ids = explanation_claim_batch(
             model_version_id=model_version_id, limit=settings.EXPLAIN_BATCH_SIZE
         )

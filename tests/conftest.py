@@ -120,6 +120,16 @@ def broker():
     server.stop()
 
 
+def _clear_publish_flags() -> None:
+    """Purged tasks leave their "a drain is queued" flags behind; a test starts without them."""
+    import redis
+    from django.conf import settings
+
+    flags = redis.Redis.from_url(settings.EXPLAIN_PUBLISH_FLAG_URL)
+    for key in flags.scan_iter("rationale:explain:queued:*"):
+        flags.delete(key)
+
+
 def worker_database_url() -> str:
     from django.db import connection
 
@@ -134,6 +144,7 @@ def worker_factory(transactional_db, broker):
     from tests.services import Worker
 
     app.control.purge()
+    _clear_publish_flags()
     started = []
 
     def start(**kwargs):

@@ -199,6 +199,15 @@ EXPLAIN_GPU_QUEUE = env.bool("EXPLAIN_GPU_QUEUE", default=False)
 # Threads for one batched tree SHAP call (0: all cores). Lower it when running several worker
 # processes per machine, so that processes x threads does not exceed the cores.
 EXPLAIN_THREADS = env.int("EXPLAIN_THREADS", default=0)
+# Coalesced publishing: a web process publishes a drain task for a version only when no task for
+# it is queued and not yet started, marked by a Redis flag that the worker clears before each
+# claim. One SET NX instead of one Celery publish per decision. Defaults to the broker's Redis;
+# empty (the default with any other broker) publishes once per recorded batch of decisions.
+EXPLAIN_PUBLISH_FLAG_URL = env.str(
+    "EXPLAIN_PUBLISH_FLAG_URL",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
+EXPLAIN_PUBLISH_FLAG_SECONDS = env.float("EXPLAIN_PUBLISH_FLAG_SECONDS", default=10.0)
 
 LOGGING = {
     "version": 1,

@@ -160,3 +160,45 @@ def test_sweeper_finishes_counterfactuals_a_dead_worker_left(pending):
     assert result["counterfactuals"] == 5
     assert not Explanation.objects.filter(counterfactuals__isnull=True).exists()
     assert services.explanations_sweep()["counterfactuals"] == 0
+
+
+def test_recording_publishes_one_drain_task_while_none_has_started(
+    integration, credit_version, credit_trained, django_capture_on_commit_callbacks
+):
+    """Coalesced publishing: decisions recorded while a drain task waits add no message; the
+    drain clears the flag before it claims, so the next decision publishes again."""
+    import redis
+    from django.conf import settings
+
+    from config.celery import app
+
+    queue = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    app.control.purge()
+    services.publish_flag_clear(credit_version.pk)
+
+    def record(i):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = integration.post(
+                "/api/v1/decisions/",
+                data=json.dumps(
+                    {
+                        "model": "credit-risk",
+                        "subject_ref": f"c-{i}",
+                        "features": credit_trained.sample_rows[i],
+                    }
+                ),
+                content_type="application/json",
+            )
+        assert response.status_code == 201
+
+    try:
+        for i in range(3):
+            record(i)
+        assert queue.llen("cpu") == 1
+        assert services.explanation_drain(model_version_id=credit_version.pk)["done"] == 3
+        record(3)
+        assert queue.llen("cpu") == 2
+        assert Explanation.objects.filter(status="pending").count() == 1
+    finally:
+        app.control.purge()
+        services.publish_flag_clear(credit_version.pk)
