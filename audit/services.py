@@ -96,39 +96,83 @@ def audit_record(
     *, actor: Actor, action: str, object_type: str, object_id: Any, data: dict | None = None
 ) -> AuditEvent:
     """Append one event. Call it last in the caller's transaction (see module docstring)."""
-    return audit_record_many(events=[EventSpec(actor, action, object_type, str(object_id), data or {})])[0]
-
-
-def audit_record_many(*, events: list[EventSpec]) -> list[AuditEvent]:
-    """Append events in order under one lock acquisition (bulk ingest)."""
     with transaction.atomic():
-        prev = lock_chain()
-        now = timezone.now()
-        rows = []
-        for spec in events:
-            digest = event_hash(
-                prev_hash=prev,
-                created_at=now,
-                actor_type=str(spec.actor.type),
-                actor_id=spec.actor.id,
-                action=str(spec.action),
-                object_type=spec.object_type,
-                object_id=spec.object_id,
-                data=spec.data,
+        [row] = _chained([EventSpec(actor, action, object_type, str(object_id), data or {})])
+        event = AuditEvent(**dict(zip(_COLUMNS, row, strict=True)))
+        event.save(force_insert=True)
+    return event
+
+
+# From this many events on, PostgreSQL gets them with COPY: Django's bulk_create spent longer
+# preparing 256 rows' values than the database spent storing them (bench/RESULTS.md).
+COPY_MIN_EVENTS = 16
+_COLUMNS = (
+    "created_at",
+    "actor_type",
+    "actor_id",
+    "action",
+    "object_type",
+    "object_id",
+    "data",
+    "prev_hash",
+    "hash",
+)
+_DATA = _COLUMNS.index("data")
+
+
+def audit_record_many(*, events: list[EventSpec]) -> int:
+    """Append events in order under one lock acquisition (bulk ingest, a worker's batch)."""
+    if not events:
+        return 0
+    with transaction.atomic():
+        rows = _chained(events)
+        if connection.vendor == "postgresql" and len(rows) >= COPY_MIN_EVENTS:
+            # Rows are sent in order and take their ids from the sequence in that order.
+            copy_sql = f"COPY {AuditEvent._meta.db_table} ({', '.join(_COLUMNS)}) FROM STDIN"  # noqa: S608
+            with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+                for row in rows:
+                    row[_DATA] = json.dumps(row[_DATA], ensure_ascii=False)
+                    copy.write_row(row)
+        else:
+            # One multi-row INSERT: PostgreSQL assigns the ids in row order, which is chain order.
+            AuditEvent.objects.bulk_create(
+                [AuditEvent(**dict(zip(_COLUMNS, row, strict=True))) for row in rows]
             )
-            rows.append(
-                AuditEvent(
-                    created_at=now,
-                    actor_type=spec.actor.type,
-                    actor_id=spec.actor.id,
-                    action=spec.action,
-                    object_type=spec.object_type,
-                    object_id=spec.object_id,
-                    data=spec.data,
-                    prev_hash=prev,
-                    hash=digest,
-                )
-            )
-            prev = digest
-        # One multi-row INSERT: PostgreSQL assigns the ids in row order, which is chain order.
-        return AuditEvent.objects.bulk_create(rows)
+    return len(rows)
+
+
+def _chained(events: list[EventSpec]) -> list[list]:
+    """Column values (_COLUMNS order) of the events linked onto the chain's head.
+
+    Takes the chain lock: call inside atomic(), and write the rows before it commits.
+    """
+    prev = lock_chain()
+    now = timezone.now()
+    rows = []
+    for spec in events:
+        actor_type, action = str(spec.actor.type), str(spec.action)
+        digest = event_hash(
+            prev_hash=prev,
+            created_at=now,
+            actor_type=actor_type,
+            actor_id=spec.actor.id,
+            action=action,
+            object_type=spec.object_type,
+            object_id=spec.object_id,
+            data=spec.data,
+        )
+        rows.append(
+            [
+                now,
+                actor_type,
+                spec.actor.id,
+                action,
+                spec.object_type,
+                spec.object_id,
+                spec.data,
+                prev,
+                digest,
+            ]
+        )
+        prev = digest
+    return rows

@@ -380,4 +380,5 @@ def write_json(path: str | None, data: dict) -> None:
     text = json.dumps(data, indent=2, default=str)
     print(text)
     if path:
-        Path(path).write_text(text + "\n")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text + "\n")

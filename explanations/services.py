@@ -149,7 +149,11 @@ def explanation_claim_batch(*, model_version_id: int, limit: int) -> tuple[str, 
     SKIP LOCKED lets several workers claim disjoint batches; the status condition in the UPDATE
     makes a claim idempotent even where row locks are not available (SQLite).
     """
+    from django.db import connection
+
     token = uuid.uuid4().hex
+    if connection.vendor == "postgresql":
+        return token, _claim_postgresql(model_version_id=model_version_id, limit=limit, token=token)
     with transaction.atomic():
         candidates = list(
             Explanation.objects.select_for_update(skip_locked=True)
@@ -171,6 +175,25 @@ def explanation_claim_batch(*, model_version_id: int, limit: int) -> tuple[str, 
         .values_list("id", flat=True)
     )
     return token, claimed
+
+
+def _claim_postgresql(*, model_version_id: int, limit: int, token: str) -> list[int]:
+    """The same claim in one statement (one round trip instead of three). The candidates are a
+    CTE, evaluated once: as an IN (subquery) the planner may re-run a LIMIT ... SKIP LOCKED and
+    claim more than `limit`."""
+    from django.db import connection
+
+    table = Explanation._meta.db_table
+    # The table is the model's; every value is a parameter.
+    sql = (
+        f"WITH picked AS (SELECT id FROM {table} WHERE model_version_id = %s AND status = 'pending' "  # noqa: S608
+        "ORDER BY queued_at, id LIMIT %s FOR UPDATE SKIP LOCKED) "
+        f"UPDATE {table} AS e SET status = 'running', started_at = now(), attempts = e.attempts + 1, "
+        "worker = %s FROM picked WHERE e.id = picked.id AND e.status = 'pending' RETURNING e.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [model_version_id, limit, f"{WORKER_ID}/{token}"])
+        return sorted(pk for (pk,) in cursor.fetchall())
 
 
 def explanation_release(*, ids: list[int], token: str) -> int:
@@ -255,13 +278,14 @@ def classes_to_explain(version, X: np.ndarray) -> np.ndarray:
     return predictor_for(version).predict_proba(X).argmax(axis=1).astype(np.int64)
 
 
-def explanation_compute(*, version, explanations: list[Explanation]):
-    """Run ONE engine call for the batch and return (engine result, per-feature matrix)."""
+def explanation_compute(*, version, features: list[dict]):
+    """Run ONE engine call for the decisions' `features` (in batch order) and return
+    (schema, engine result, per-feature matrix)."""
     from decisions.predictors import schema_of
     from explanations.engine import group_contributions
 
     schema = schema_of(version)
-    X = schema.encode([e.decision.features for e in explanations])
+    X = schema.encode(features)
     explainer = explainer_for(version)
     classes = classes_to_explain(version, X)
     try:
@@ -329,19 +353,17 @@ _PER_BATCH = (
 
 
 def _store_postgresql(*, token: str, rows: list[tuple], batch: dict) -> list[tuple[int, object]]:
-    """One statement for the whole batch: per-row values as arrays, per-batch values once.
+    """One statement for the whole batch: the per-row values as one JSON document (one C-encoded
+    json.dumps; psycopg would dump Python lists element by element), per-batch values once.
 
     Only rows still claimed by `token` change (the sweeper may have handed some back); returns
-    (id, decision_id) of those, in id order.
+    (id, decision_id) of those, in id order. JSON numbers are the floats' repr, so every value
+    reaches float8 exactly.
     """
     import json
 
     from django.db import connection
 
-    ids, classes, bases, predicted, contributions, raw, errors = (
-        list(col) for col in zip(*rows, strict=True)
-    )
-    dumps = partial(json.dumps, separators=(",", ":"))
     table = Explanation._meta.db_table
     sets = ", ".join(
         [f"{name} = u.{name}" for name in _PER_ROW]
@@ -349,24 +371,17 @@ def _store_postgresql(*, token: str, rows: list[tuple], batch: dict) -> list[tup
     )
     # Identifiers are this module's constants and the model's table; every value is a parameter.
     sql = (
-        f"UPDATE {table} AS e SET {sets} FROM unnest("  # noqa: S608
-        "%(ids)s::bigint[], %(classes)s::text[], %(bases)s::float8[], %(predicted)s::float8[], "
-        "%(contributions)s::jsonb[], %(raw)s::jsonb[], %(errors)s::float8[]"
-        ") AS u(id, explained_class, base_value, predicted_value, contributions, raw_values, additivity_error) "
+        f"UPDATE {table} AS e SET {sets} FROM jsonb_to_recordset(%(rows)s::jsonb) AS u("  # noqa: S608
+        "id bigint, explained_class text, base_value float8, predicted_value float8, contributions jsonb, "
+        "raw_values jsonb, additivity_error float8) "
         "WHERE e.id = u.id AND e.worker = %(worker)s AND e.status = 'running' "
         "RETURNING e.id, e.decision_id"
     )
     params = {
         **batch,
-        "params": dumps(batch["params"]),
-        "versions": dumps(batch["versions"]),
-        "ids": ids,
-        "classes": classes,
-        "bases": bases,
-        "predicted": predicted,
-        "contributions": [dumps(c) for c in contributions],
-        "raw": [dumps(r) for r in raw],
-        "errors": errors,
+        "params": json.dumps(batch["params"]),
+        "versions": json.dumps(batch["versions"]),
+        "rows": json.dumps([dict(zip(("id", *_PER_ROW), row, strict=True)) for row in rows]),
         "worker": f"{WORKER_ID}/{token}",
     }
     with connection.cursor() as cursor:
@@ -390,9 +405,7 @@ def _store_portable(*, token: str, rows: list[tuple], batch: dict) -> list[tuple
     return sorted((e.pk, e.decision_id) for e in updated)
 
 
-def explanation_store_batch(
-    *, version, token: str, explanations: list[Explanation], schema, result, grouped
-) -> int:
+def explanation_store_batch(*, version, token: str, ids: list[int], schema, result, grouped) -> int:
     """Write results onto rows still claimed by `token`; one audit event per explanation."""
     from django.db import connection
 
@@ -408,14 +421,14 @@ def explanation_store_batch(
         "model_sha256": version.artifact_sha256,
         "background_sha256": version.background_sha256,
         "device": result.device,
-        "compute_ms": 1000.0 * result.compute_seconds / max(len(explanations), 1),
-        "batch_size": len(explanations),
+        "compute_ms": 1000.0 * result.compute_seconds / max(len(ids), 1),
+        "batch_size": len(ids),
         "finished_at": timezone.now(),
         "error": "",
     }
     rows = [
         (
-            e.pk,
+            pk,
             labels[int(result.explained_class[i])],
             float(result.base_values[i]),
             float(result.predictions[i]),
@@ -423,7 +436,7 @@ def explanation_store_batch(
             result.values[i].tolist(),
             float(result.additivity_error[i]),
         )
-        for i, e in enumerate(explanations)
+        for i, pk in enumerate(ids)
     ]
     store = _store_postgresql if connection.vendor == "postgresql" else _store_portable
     errors = {row[0]: row[6] for row in rows}
@@ -513,14 +526,12 @@ def explanation_drain(*, model_version_id: int, max_batches: int | None = None) 
         if not ids:
             break
         batches += 1
-        explanations = list(
-            Explanation.objects.select_related("decision")
-            .only("id", "decision", "decision__features")
-            .filter(id__in=ids)
-            .order_by("id")
+        # ids come back in id order, the order both lists below keep.
+        features = list(
+            Explanation.objects.filter(id__in=ids).order_by("id").values_list("decision__features", flat=True)
         )
         try:
-            schema, result, grouped = explanation_compute(version=version, explanations=explanations)
+            schema, result, grouped = explanation_compute(version=version, features=features)
         except DatabaseError as exc:
             explanation_release(ids=ids, token=token)
             raise TransientError(str(exc)) from exc
@@ -535,7 +546,7 @@ def explanation_drain(*, model_version_id: int, max_batches: int | None = None) 
             done += explanation_store_batch(
                 version=version,
                 token=token,
-                explanations=explanations,
+                ids=ids,
                 schema=schema,
                 result=result,
                 grouped=grouped,
@@ -723,7 +734,7 @@ def explanation_recompute(*, explanation: Explanation, actor: Actor) -> dict:
             "nothing to compare", fields={"status": f"explanation is {explanation.status}, not done"}
         )
     version = ModelVersion.objects.select_related("model").get(pk=explanation.model_version_id)
-    _, result, grouped = explanation_compute(version=version, explanations=[explanation])
+    _, result, grouped = explanation_compute(version=version, features=[explanation.decision.features])
     new_raw = [float(v) for v in result.values[0]]
     identical = (
         new_raw == list(explanation.raw_values) and float(result.base_values[0]) == explanation.base_value

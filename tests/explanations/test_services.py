@@ -46,12 +46,12 @@ def test_drain_explains_everything_once(pending):
 
 def test_store_after_losing_the_claim_writes_nothing(pending):
     token, ids = services.explanation_claim_batch(model_version_id=pending.pk, limit=5)
-    rows = list(Explanation.objects.select_related("decision").filter(id__in=ids).order_by("id"))
-    schema, result, grouped = services.explanation_compute(version=pending, explanations=rows)
+    features = [e.decision.features for e in Explanation.objects.filter(id__in=ids).order_by("id")]
+    schema, result, grouped = services.explanation_compute(version=pending, features=features)
     # Meanwhile the sweeper decided this worker was dead and handed the rows back.
     Explanation.objects.filter(id__in=ids).update(status="pending", worker="")
     stored = services.explanation_store_batch(
-        version=pending, token=token, explanations=rows, schema=schema, result=result, grouped=grouped
+        version=pending, token=token, ids=ids, schema=schema, result=result, grouped=grouped
     )
     assert stored == 0
     assert Explanation.objects.filter(status="pending").count() == 5
