@@ -19,7 +19,6 @@ import logging
 import os
 import tempfile
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import FilteredRelation, Q, QuerySet, TextField
+from django.db.models import F, FilteredRelation, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -821,8 +820,9 @@ def export_create(*, user, kind: str, fmt: str, mode: str, filters: dict | None)
 
 def export_claim(*, export_id) -> Export | None:
     """pending -> running, once: a redelivered task or a second click finds nothing to do."""
+    now = timezone.now()
     claimed = Export.objects.filter(pk=export_id, status=Export.Status.PENDING).update(
-        status=Export.Status.RUNNING, started_at=timezone.now()
+        status=Export.Status.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
     )
     return Export.objects.get(pk=export_id) if claimed else None
 
@@ -894,7 +894,8 @@ def export_stream(*, export: Export) -> Iterator[bytes]:
             checkpoint=checkpoint,
             counts=counts,
         )
-        yield from hashing.feed(lines)
+        with _Heartbeat(claimed.pk, counts):
+            yield from hashing.feed(lines)
         export_finish(
             export=claimed,
             sha256=hashing.digest.hexdigest(),
@@ -930,13 +931,9 @@ def export_run(*, export_id) -> Export | None:
             checkpoint=checkpoint,
             counts=counts,
         )
-        last_progress = time.monotonic()
-        with open(partial, "wb") as handle, _ProgressWriter(export.pk) as progress:
+        with open(partial, "wb") as handle, _Heartbeat(export.pk, counts):
             for block in hashing.feed(lines):
                 handle.write(block)
-                if time.monotonic() - last_progress >= PROGRESS_SECONDS:
-                    progress.write(counts.get("rows", 0))
-                    last_progress = time.monotonic()
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, path)
@@ -953,35 +950,64 @@ def export_run(*, export_id) -> Export | None:
     )
 
 
-class _ProgressWriter:
-    """Rows written so far, onto the export's row for the page to show.
+class _Heartbeat:
+    """While an export runs, a thread writes its heartbeat and the rows written so far every
+    PROGRESS_SECONDS, for the page's progress bar and for the sweeper.
 
-    On PostgreSQL through a connection of its own: the export's connection is busy streaming a
-    COPY inside a read-only snapshot, and progress must be visible before the export commits.
+    A thread, with its own database connection (Django's are per thread): the export's own
+    connection may be inside a long read-only COPY, and the sort before the first row of a large
+    export can take minutes with no row to count.
     """
 
-    def __init__(self, export_id) -> None:
-        self.export_id = export_id
-        self.own = (
-            connections.create_connection(DEFAULT_DB_ALIAS) if connection.vendor == "postgresql" else None
-        )
+    def __init__(self, export_id, counts: dict) -> None:
+        self.export_id, self.counts = export_id, counts
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="export-heartbeat", daemon=True)
 
-    def __enter__(self) -> _ProgressWriter:
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
         return self
 
-    def write(self, rows: int) -> None:
-        if self.own is None:
-            Export.objects.filter(pk=self.export_id).update(rows_written=rows)
-            return
-        with self.own.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {Export._meta.db_table} SET rows_written = %s WHERE id = %s",  # noqa: S608
-                [rows, self.export_id],
-            )
+    def _run(self) -> None:
+        try:
+            while not self.stop.wait(PROGRESS_SECONDS):
+                Export.objects.filter(pk=self.export_id, status=Export.Status.RUNNING).update(
+                    heartbeat_at=timezone.now(), rows_written=self.counts.get("rows", 0)
+                )
+        except Exception:  # noqa: BLE001 - a missed heartbeat is the sweeper's business, not the export's
+            logger.exception("export %s: heartbeat stopped", self.export_id)
+        finally:
+            connection.close()  # this thread's own connection
 
     def __exit__(self, *exc) -> None:
-        if self.own is not None:
-            self.own.close()
+        self.stop.set()
+        self.thread.join()
+
+
+def exports_sweep() -> dict:
+    """Running exports whose heartbeat stopped (their process died): a file export goes back to
+    the queue (writing it again is idempotent) until EXPORT_MAX_ATTEMPTS; a streamed one, whose
+    client is gone with the process, fails."""
+    from .tasks import run_export
+
+    stale = timezone.now() - timedelta(seconds=settings.EXPORT_STALE_SECONDS)
+    requeued = failed = 0
+    for export in Export.objects.filter(status=Export.Status.RUNNING, heartbeat_at__lt=stale):
+        if export.mode == Export.Mode.FILE and export.attempts < settings.EXPORT_MAX_ATTEMPTS:
+            back = Export.objects.filter(
+                pk=export.pk, status=Export.Status.RUNNING, attempts=export.attempts, heartbeat_at__lt=stale
+            ).update(status=Export.Status.PENDING)
+            if back:
+                requeued += 1
+                transaction.on_commit(lambda pk=str(export.pk): run_export.delay(export_id=pk))
+            continue
+        why = "the stream's process stopped" if export.mode == Export.Mode.STREAM else "its worker was lost"
+        export_fail(
+            export_id=export.pk,
+            reason=f"no heartbeat for {settings.EXPORT_STALE_SECONDS} s after {export.attempts} attempt(s): {why}",
+        )
+        failed += 1
+    return {"requeued": requeued, "failed": failed}
 
 
 def export_manifest(
@@ -1027,9 +1053,19 @@ def export_finish(
         export.rows_written = counts.get("rows", 0)
         export.manifest = manifest
         export.finished_at = timezone.now()
-        export.save(
-            update_fields=["status", "sha256", "size_bytes", "rows_written", "manifest", "finished_at"]
-        )
+        # Only the attempt that still holds the claim finishes it (the sweeper may have handed a
+        # silent one back to the queue; the attempt it started writes the same file again).
+        ours = Export.objects.filter(pk=export.pk, status=Export.Status.RUNNING, attempts=export.attempts)
+        if not ours.update(
+            status=export.status,
+            sha256=sha256,
+            size_bytes=size,
+            rows_written=export.rows_written,
+            manifest=manifest,
+            finished_at=export.finished_at,
+        ):
+            logger.warning("export %s: finished by an attempt that no longer holds it", export.pk)
+            return Export.objects.get(pk=export.pk)
         audit_record(
             actor=Actor.system("exports"),
             action=Action.EXPORT_COMPLETED,

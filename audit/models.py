@@ -142,6 +142,10 @@ class Export(models.Model):
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Written every few seconds by the process running the export; the sweeper re-queues (or,
+    # for a stream, fails) a running export whose heartbeat stopped: its process is gone.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

@@ -28,6 +28,15 @@ def run_export(*, export_id: str) -> None:
         logger.info("export %s: %s rows, sha256 %s", export.pk, export.rows_written, export.sha256)
 
 
+@shared_task(name="audit.sweep_exports", ignore_result=True)
+def sweep_exports() -> None:
+    from .exports import exports_sweep
+
+    result = exports_sweep()
+    if result["requeued"] or result["failed"]:
+        logger.warning("export sweeper: %s", result)
+
+
 @shared_task(name="audit.erase_expired_personal_data", ignore_result=True)
 def erase_expired_personal_data() -> None:
     from .retention import retention_erase_expired

@@ -209,6 +209,11 @@ EXPLAIN_PUBLISH_FLAG_URL = env.str(
 )
 EXPLAIN_PUBLISH_FLAG_SECONDS = env.float("EXPLAIN_PUBLISH_FLAG_SECONDS", default=10.0)
 
+# Exports: a running export writes a heartbeat every second; after this long without one its
+# process is taken for dead and the export re-queued (file) or failed (stream).
+EXPORT_STALE_SECONDS = env.int("EXPORT_STALE_SECONDS", default=120)
+EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=3)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -228,5 +233,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("EXPLAIN_SWEEP_SECONDS", default=30.0),
     },
     "sign-audit-checkpoint": {"task": "audit.sign_checkpoint", "schedule": 60.0},
+    "sweep-exports": {"task": "audit.sweep_exports", "schedule": 60.0},
     "erase-expired-personal-data": {"task": "audit.erase_expired_personal_data", "schedule": 3600.0},
 }

@@ -235,3 +235,53 @@ def test_rows_spanning_many_chunks_are_each_written_once(recorded, auditor, monk
         events.manifest["rows"]
         == AuditEvent.objects.filter(id__lte=events.manifest["checkpoint"]["last_event_id"]).count()
     )
+
+
+def test_an_export_whose_worker_died_is_queued_again_then_failed(
+    recorded, auditor, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from audit.exports import export_claim, exports_sweep
+
+    export = export_create(user=auditor, kind="decisions", fmt="jsonl", mode="file", filters={})
+    export_claim(export_id=export.pk)  # a worker took it, then died: no heartbeat since
+    silent = timezone.now() - timedelta(minutes=10)
+    Export.objects.filter(pk=export.pk).update(heartbeat_at=silent)
+    with django_capture_on_commit_callbacks() as queued:
+        assert exports_sweep() == {"requeued": 1, "failed": 0}
+    assert Export.objects.get(pk=export.pk).status == "pending" and len(queued) == 1
+    finished = export_run(export_id=export.pk)  # the re-queued task, run here
+    assert finished.status == "done" and finished.attempts == 2 and finished.manifest["rows"] == 8
+
+    # One that keeps dying is failed, with the reason and an audit event.
+    Export.objects.filter(pk=export.pk).update(status="running", heartbeat_at=silent, attempts=3)
+    assert exports_sweep() == {"requeued": 0, "failed": 1}
+    gone = Export.objects.get(pk=export.pk)
+    assert gone.status == "failed" and "no heartbeat" in gone.error
+    assert AuditEvent.objects.filter(action=Action.EXPORT_FAILED, object_id=str(export.pk)).count() == 1
+
+
+def test_a_streamed_export_whose_process_died_fails(recorded, auditor):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from audit.exports import export_claim, exports_sweep
+
+    export = export_create(user=auditor, kind="events", fmt="jsonl", mode="stream", filters={})
+    export_claim(export_id=export.pk)
+    Export.objects.filter(pk=export.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
+    assert exports_sweep() == {"requeued": 0, "failed": 1}
+    assert Export.objects.get(pk=export.pk).status == "failed"
+
+
+def test_a_running_export_with_a_fresh_heartbeat_is_left_alone(recorded, auditor):
+    from audit.exports import export_claim, exports_sweep
+
+    export = export_create(user=auditor, kind="decisions", fmt="jsonl", mode="file", filters={})
+    export_claim(export_id=export.pk)
+    assert exports_sweep() == {"requeued": 0, "failed": 0}
+    assert Export.objects.get(pk=export.pk).status == "running"

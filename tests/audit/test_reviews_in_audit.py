@@ -141,8 +141,8 @@ def test_an_export_built_by_several_backends_is_the_same_file(reviewed, auditor,
 
     monkeypatch.setattr(audit.exports, "PARALLEL_PARTS", 3)
     monkeypatch.setattr(audit.exports, "PARALLEL_MIN_ROWS", 0)
-    monkeypatch.setattr(audit.exports, "PROGRESS_SECONDS", 0)
-    monkeypatch.setattr(audit.exports, "FLUSH_BYTES", 1)  # a block, and a progress write, per line
+    monkeypatch.setattr(audit.exports, "PROGRESS_SECONDS", 0.01)
+    monkeypatch.setattr(audit.exports, "FLUSH_BYTES", 1)  # a block per line; heartbeats every 10 ms
     spooled = []
     start = audit.exports._Spool.start
     monkeypatch.setattr(audit.exports._Spool, "start", lambda spool: (spooled.append(spool), start(spool)))
@@ -158,3 +158,5 @@ def test_an_export_built_by_several_backends_is_the_same_file(reviewed, auditor,
     assert export_path(export).read_bytes() == expected
     assert export.manifest["rows"] == 8 and export.manifest["counts"] == {"explanations": 8}
     assert len({json.loads(line)["decided_at"] for line in expected.splitlines()}) == 5
+    export.refresh_from_db()
+    assert export.heartbeat_at > export.started_at  # the heartbeat thread wrote while it ran
