@@ -1,11 +1,12 @@
 """Compliance exports: decisions, audit events, the Art. 30 record; streamed, hashed and signed.
 
-Rows are read with server-side cursors (`.iterator(chunk_size)` over `values_list`) and written
-as they come, so memory does not grow with the row count. JSON columns are read as text and
-spliced into the output untouched: no parse and re-encode per row, which is what makes a million
-rows a matter of seconds. Every export is bounded by a signed audit checkpoint taken when it
-starts (events up to its last id, decisions decided before it), so what it covers is fixed and
-named in its manifest.
+Decisions as JSON Lines on PostgreSQL (the large case): the database builds each line and streams
+it with COPY; a large export is split between two backends on one snapshot (see
+decision_lines_jsonl_pg). Everything else, and every export on other databases, reads rows with
+server-side cursors (`.iterator(chunk_size)` over `values_list`) and splices JSON columns as
+text. Either way memory does not grow with the row count. Every export is bounded by a signed
+audit checkpoint taken when it starts (events up to its last id, decisions decided before it),
+so what it covers is fixed and named in its manifest.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ logger = logging.getLogger(__name__)
 CHUNK_ROWS = 2000
 FLUSH_BYTES = 1 << 16
 PROGRESS_SECONDS = 1.0
+PARALLEL_PARTS = 2  # PostgreSQL backends building one large decisions export (one per core is plenty)
+PARALLEL_MIN_ROWS = 50_000  # below this, one backend is quicker than coordinating several
 _encode_str = json.encoder.encode_basestring  # the C encoder: a JSON string literal with quotes
 
 
@@ -523,10 +526,6 @@ def decision_lines_jsonl_pg(filters: ExportFilters, until: datetime | None, coun
         finally:
             for spool in spools:
                 spool.close()
-
-
-PARALLEL_PARTS = 2  # backends building one large decisions export (one per core is plenty)
-PARALLEL_MIN_ROWS = 50_000  # below this, one backend is quicker than coordinating several
 
 
 def _copy_settings(cursor) -> None:
