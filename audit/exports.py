@@ -591,27 +591,28 @@ def _spool_dir() -> str:
 def _copy_lines(cursor, copy_sql: str, params: list, counts: dict) -> Iterator[bytes]:
     rows = explained = 0
     with cursor.copy(copy_sql, params) as copy:
-        pending: list = []
-        size = 0
-        for row in copy:
-            pending.append(row)
-            size += len(row)
-            if size >= FLUSH_BYTES:
-                block = b"".join(pending)
-                n = len(pending)
-                rows += n
-                explained += n - block.count(_NO_EXPLANATION)
-                counts["rows"] = rows  # progress, read by export_run as the file grows
-                yield block
-                pending, size = [], 0
-        if pending:
-            block = b"".join(pending)
-            rows += len(pending)
-            explained += len(pending) - block.count(_NO_EXPLANATION)
+        for block, n in _blocks(copy):
+            rows += n
+            explained += n - block.count(_NO_EXPLANATION)
+            counts["rows"] = rows  # progress, read by the export's heartbeat
             yield block
-    counts["rows"] = rows
     if explained:
         counts["explanations"] = explained
+
+
+def _blocks(pieces: Iterable[bytes]) -> Iterator[tuple[bytes, int]]:
+    """Pieces joined into blocks of at least FLUSH_BYTES (the last may be smaller), each with
+    the number of pieces in it."""
+    pending: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        pending.append(piece)
+        size += len(piece)
+        if size >= FLUSH_BYTES:
+            yield b"".join(pending), len(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending), len(pending)
 
 
 def decision_lines_csv(filters: ExportFilters, until: datetime | None, counts: dict) -> Iterator[str]:
@@ -852,25 +853,11 @@ class _Hashing:
         self.size = 0
 
     def feed(self, pieces: Iterable[str | bytes]) -> Iterator[bytes]:
-        pending: list[bytes] = []
-        pending_size = 0
-        for piece in pieces:
-            if not piece:
-                continue
-            data = piece if isinstance(piece, bytes) else piece.encode()
-            pending.append(data)
-            pending_size += len(data)
-            if pending_size >= FLUSH_BYTES:
-                yield self._take(pending)
-                pending, pending_size = [], 0
-        if pending:
-            yield self._take(pending)
-
-    def _take(self, pending: list[bytes]) -> bytes:
-        block = b"".join(pending)
-        self.digest.update(block)
-        self.size += len(block)
-        return block
+        encoded = (piece if isinstance(piece, bytes) else piece.encode() for piece in pieces if piece)
+        for block, _ in _blocks(encoded):
+            self.digest.update(block)
+            self.size += len(block)
+            yield block
 
 
 def export_stream(*, export: Export) -> Iterator[bytes]:

@@ -80,7 +80,7 @@ def retention_erase_decisions(
         Decision.objects.filter(pk__in=ids).update(features={}, personal_data_erased_at=now)
         # Contributions are numbers keyed by feature and stay; the person's values went with the
         # features above, and the raw column values and counterfactuals (which restate them) go.
-        explanations = Explanation.objects.filter(decision_id__in=ids).update(
+        explanations_erased = Explanation.objects.filter(decision_id__in=ids).update(
             raw_values=[], counterfactuals=None
         )
         erased_requests = 0
@@ -95,8 +95,8 @@ def retention_erase_decisions(
                 "retention_days": model_version.retention_days,
                 "cutoff": cutoff.isoformat(),
                 "decisions": [str(pk) for pk in ids],
-                "explanations": explanations,
+                "explanations": explanations_erased,
                 "review_requests": erased_requests,
             },
         )
-    return {"decisions": len(ids), "explanations": explanations, "review_requests": erased_requests}
+    return {"decisions": len(ids), "explanations": explanations_erased, "review_requests": erased_requests}

@@ -98,7 +98,7 @@ def audit_record(
     """Append one event. Call it last in the caller's transaction (see module docstring)."""
     with transaction.atomic():
         [row] = _chained([EventSpec(actor, action, object_type, str(object_id), data or {})])
-        event = AuditEvent(**dict(zip(_COLUMNS, row, strict=True)))
+        event = _event(row)
         event.save(force_insert=True)
     return event
 
@@ -135,10 +135,12 @@ def audit_record_many(*, events: list[EventSpec]) -> int:
                     copy.write_row(row)
         else:
             # One multi-row INSERT: PostgreSQL assigns the ids in row order, which is chain order.
-            AuditEvent.objects.bulk_create(
-                [AuditEvent(**dict(zip(_COLUMNS, row, strict=True))) for row in rows]
-            )
+            AuditEvent.objects.bulk_create([_event(row) for row in rows])
     return len(rows)
+
+
+def _event(row: list) -> AuditEvent:
+    return AuditEvent(**dict(zip(_COLUMNS, row, strict=True)))
 
 
 def _chained(events: list[EventSpec]) -> list[list]:
