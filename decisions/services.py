@@ -16,7 +16,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import Action
@@ -271,9 +271,21 @@ def resolve_model_version(name: str, version: str | None = None) -> ModelVersion
     version's immutable content (schema, output semantics, texts: tens of kB of JSON) is kept
     per process, so a request does not decode it again.
     """
-    qs = ModelVersion.objects.filter(model__name=name)
+    # One plain query: on the single-decision path Django's query building cost three times
+    # what PostgreSQL spent answering (bench/RESULTS.md, stop 8).
+    table, models_table = ModelVersion._meta.db_table, DecisionModel._meta.db_table
+    sql = (
+        f"SELECT v.id, v.created_at, v.status FROM {table} v JOIN {models_table} m ON m.id = v.model_id "  # noqa: S608
+        "WHERE m.name = %s AND "
+    )
+    with connection.cursor() as cursor:
+        if version:
+            cursor.execute(sql + "v.version = %s", [name, version])
+        else:
+            active = ModelVersion.Status.ACTIVE
+            cursor.execute(sql + "v.status = %s ORDER BY v.created_at DESC LIMIT 1", [name, active])
+        row = cursor.fetchone()
     if version:
-        row = qs.filter(version=version).values_list("pk", "created_at", "status").first()
         if row is None:
             raise ApplicationError(
                 "unknown model version", fields={"model_version": f"{name}@{version} is not registered"}
@@ -282,15 +294,8 @@ def resolve_model_version(name: str, version: str | None = None) -> ModelVersion
             raise ApplicationError(
                 "retired model version", fields={"model_version": f"{name}@{version} is retired"}
             )
-    else:
-        row = (
-            qs.filter(status=ModelVersion.Status.ACTIVE)
-            .order_by("-created_at")
-            .values_list("pk", "created_at", "status")
-            .first()
-        )
-        if row is None:
-            raise ApplicationError("unknown model", fields={"model": f"no active model named {name!r}"})
+    elif row is None:
+        raise ApplicationError("unknown model", fields={"model": f"no active model named {name!r}"})
     key = (row[0], row[1])
     found = _versions.get(key)
     if found is None:
@@ -406,7 +411,7 @@ def decision_record_many(
         for item, (version, clean), outcome, token in zip(items, checked, outcomes, tokens, strict=True)
     ]
     with transaction.atomic():
-        Decision.objects.bulk_create(decisions)
+        _insert_decisions(decisions)
         explanations = explanations_create_pending(decisions=decisions)
         audit_record_many(
             events=[
@@ -429,6 +434,29 @@ def decision_record_many(
         RecordedDecision(decision=d, access_token=t, explanation=e)
         for d, t, e in zip(decisions, tokens, explanations, strict=True)
     ]
+
+
+_INSERT_ROWS = 1000  # decisions per INSERT: 17 parameters each, inside SQLite's 32,766
+
+
+def _insert_decisions(decisions: list[Decision]) -> None:
+    """INSERT new decisions with every column given (their ids are made in Python).
+
+    What bulk_create does, without its per-call query building, which cost more than the round
+    trip on the single-decision path (bench/RESULTS.md, stop 8).
+    """
+    fields = Decision._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(decisions), _INSERT_ROWS):
+            chunk = decisions[start : start + _INSERT_ROWS]
+            params = [f.get_db_prep_save(f.pre_save(d, True), connection) for d in chunk for f in fields]
+            values = ", ".join([one] * len(chunk))
+            cursor.execute(f"INSERT INTO {Decision._meta.db_table} ({columns}) VALUES {values}", params)  # noqa: S608
+    for d in decisions:
+        d._state.adding = False
+        d._state.db = connection.alias
 
 
 def hash_token(token: str) -> str:

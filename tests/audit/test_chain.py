@@ -6,9 +6,10 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
+from audit import services as audit_services
 from audit.chain import checkpoint_sign, verify_chain
 from audit.models import Action, AuditEvent
-from audit.services import GENESIS_HASH, Actor, audit_record
+from audit.services import GENESIS_HASH, Actor, EventSpec, audit_record, audit_record_many
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +133,24 @@ def test_command_exits_zero_when_intact_and_names_the_bad_event(capsys):
     _as_attacker("UPDATE audit_auditevent SET object_id = 'x' WHERE id = %s", [events[1].pk])
     with pytest.raises(CommandError, match=f"event {events[1].pk}"):
         call_command("verify_audit_chain")
+
+
+@pytest.mark.parametrize("copy_from", [16, 10**6], ids=["copy", "insert-statements"])
+def test_bulk_events_chain_in_order_across_statement_chunks(monkeypatch, copy_from):
+    """1,101 events in one call: through COPY, and through multi-row INSERTs of at most 500 rows
+    (the path of small batches and of SQLite), the ids follow chain order and the data survive."""
+    monkeypatch.setattr(audit_services, "COPY_MIN_EVENTS", copy_from)
+    audit_record(
+        actor=Actor.system("test"), action=Action.API_KEY_CREATED, object_type="api_key", object_id=0
+    )
+    specs = [
+        EventSpec(Actor.system("test"), Action.API_KEY_CREATED, "api_key", str(i), {"n": i, "name": "Zoë ü"})
+        for i in range(1, 1102)
+    ]
+    assert audit_record_many(events=specs) == 1101
+    stored = list(AuditEvent.objects.order_by("id").values_list("object_id", "data", "prev_hash", "hash"))
+    assert [row[0] for row in stored] == [str(i) for i in range(1102)]
+    assert stored[700][1] == {"n": 700, "name": "Zoë ü"}
+    assert all(stored[i][2] == stored[i - 1][3] for i in range(1, len(stored)))
+    result = verify_chain()
+    assert result.ok and result.checked == 1102

@@ -176,6 +176,23 @@ def test_bulk_records_all(integration, credit_version, credit_trained):
     assert verify_chain().ok
 
 
+def test_bulk_beyond_one_insert_statement(integration, credit_version, credit_trained):
+    """1,201 decisions are written in two INSERTs (1,000 rows each at most): every one stored,
+    in request order, with its pending explanation and its chained audit event."""
+    rows = credit_trained.sample_rows
+    payload = {"decisions": [body(rows[i % len(rows)], subject_ref=f"s-{i}") for i in range(1201)]}
+    response = integration.post(URL + "bulk/", data=json.dumps(payload), content_type="application/json")
+    assert response.status_code == 201
+    returned = response.json()["decisions"]
+    stored = dict(Decision.objects.values_list("id", "subject_ref"))
+    assert len(stored) == 1201
+    assert [stored[uuid.UUID(d["id"])] for d in returned] == [f"s-{i}" for i in range(1201)]
+    assert Decision.objects.get(id=returned[1100]["id"]).features == rows[1100 % len(rows)]
+    assert Explanation.objects.filter(status="pending", is_current=True).count() == 1201
+    assert AuditEvent.objects.filter(action=Action.DECISION_RECORDED).count() == 1201
+    assert verify_chain().ok
+
+
 def test_bulk_is_all_or_nothing(integration, credit_version, credit_trained):
     rows = [dict(r) for r in credit_trained.sample_rows[:5]]
     rows[3]["age_years"] = -1
