@@ -11,15 +11,13 @@ Plain Python: no Django import.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
-
-import numpy as np
 
 from decisions.schema import FeatureSchema
 
 
-def contributions_compact(schema: FeatureSchema, grouped_row: np.ndarray) -> dict[str, float]:
+def contributions_compact(schema: FeatureSchema, grouped_row: Iterable[float]) -> dict[str, float]:
     """One row of per-feature values (schema order) as the stored mapping."""
     return dict(zip(schema.names, map(float, grouped_row), strict=True))
 

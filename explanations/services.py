@@ -7,6 +7,7 @@ returns rows whose worker died to pending. Tasks may therefore run twice; rows n
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -228,6 +229,27 @@ def _claim_postgresql(*, model_version_id: int, limit: int, token: str) -> list[
         return sorted(pk for (pk,) in cursor.fetchall())
 
 
+def _features_of(ids: list[int]) -> list:
+    """The decisions' features of explanations `ids` (sorted), in that order."""
+    from django.db import connection
+
+    from decisions.models import Decision
+
+    if connection.vendor != "postgresql":
+        qs = Explanation.objects.filter(id__in=ids).order_by("id")
+        return list(qs.values_list("decision__features", flat=True))
+    # One array parameter: the ORM's IN (%s, ...) of a batch's ids made a statement too long
+    # for psycopg's query cache, and building it cost more than the query (stop 8).
+    sql = (
+        f"SELECT d.features FROM {Explanation._meta.db_table} e "  # noqa: S608
+        f"JOIN {Decision._meta.db_table} d ON d.id = e.decision_id WHERE e.id = ANY(%s) ORDER BY e.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ids])
+        # Django has psycopg hand jsonb over as text (JSONField decodes it).
+        return [json.loads(features) for (features,) in cursor.fetchall()]
+
+
 def explanation_release(*, ids: list[int], token: str) -> int:
     """Hand a claimed batch back (transient failure): running -> pending."""
     return Explanation.objects.filter(
@@ -392,7 +414,6 @@ def _store_postgresql(*, token: str, rows: list[tuple], batch: dict) -> list[tup
     (id, decision_id) of those, in id order. JSON numbers are the floats' repr, so every value
     reaches float8 exactly.
     """
-    import json
 
     from django.db import connection
 
@@ -458,18 +479,20 @@ def explanation_store_batch(*, version, token: str, ids: list[int], schema, resu
         "finished_at": timezone.now(),
         "error": "",
     }
-    rows = [
-        (
-            pk,
-            labels[int(result.explained_class[i])],
-            float(result.base_values[i]),
-            float(result.predictions[i]),
-            contributions_compact(schema, grouped[i]),
-            result.values[i].tolist(),
-            float(result.additivity_error[i]),
+    # Whole arrays to Python once: additivity_error is computed on every access, and per-row
+    # numpy indexing cost more than the rows' JSON (bench/RESULTS.md, stop 8).
+    rows = list(
+        zip(
+            ids,
+            [labels[c] for c in result.explained_class.tolist()],
+            result.base_values.tolist(),
+            result.predictions.tolist(),
+            [contributions_compact(schema, row) for row in np.asarray(grouped).tolist()],
+            result.values.tolist(),
+            result.additivity_error.tolist(),
+            strict=True,
         )
-        for i, pk in enumerate(ids)
-    ]
+    )
     store = _store_postgresql if connection.vendor == "postgresql" else _store_portable
     errors = {row[0]: row[6] for row in rows}
     with transaction.atomic():
@@ -558,10 +581,7 @@ def explanation_drain(*, model_version_id: int, max_batches: int | None = None) 
         if not ids:
             break
         batches += 1
-        # ids come back in id order, the order both lists below keep.
-        features = list(
-            Explanation.objects.filter(id__in=ids).order_by("id").values_list("decision__features", flat=True)
-        )
+        features = _features_of(ids)
         try:
             schema, result, grouped = explanation_compute(version=version, features=features)
         except DatabaseError as exc:
