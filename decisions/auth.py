@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.db import connection
 from rest_framework import authentication, exceptions, permissions
 
 from .models import ApiKey
@@ -36,13 +37,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw = header[len(self.keyword) + 1 :].strip()
         if not raw:
             raise exceptions.AuthenticationFailed("empty API key")
-        # A raw query on the unique column: every API request pays for this lookup, and the
-        # ORM's query building cost twice the database's answer (bench/RESULTS.md, stop 8).
-        table = ApiKey._meta.db_table
-        found = ApiKey.objects.raw(f"SELECT * FROM {table} WHERE key_hash = %s", [hash_key(raw)])  # noqa: S608
-        key = next(iter(found), None)
-        if key is None or key.revoked_at is not None:
+        # One plain query on the unique column: every API request pays for this lookup, and
+        # the ORM's query building cost twice the database's answer (bench/RESULTS.md, stop 8).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {ApiKey._meta.db_table} WHERE key_hash = %s AND revoked_at IS NULL",  # noqa: S608
+                [hash_key(raw)],
+            )
+            row = cursor.fetchone()
+        if row is None:
             raise exceptions.AuthenticationFailed("invalid or revoked API key")
+        # An active key: its other fields load only if something reads them.
+        key = ApiKey.from_db(connection.alias, ["id", "revoked_at"], [row[0], None])
         return key, key
 
     def authenticate_header(self, request):
