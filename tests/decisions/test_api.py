@@ -177,8 +177,8 @@ def test_bulk_records_all(integration, credit_version, credit_trained):
 
 
 def test_bulk_beyond_one_insert_statement(integration, credit_version, credit_trained):
-    """1,201 decisions are written in two INSERTs (1,000 rows each at most): every one stored,
-    in request order, with its pending explanation and its chained audit event."""
+    """1,201 decisions in one request: every one stored, in request order, with its pending
+    explanation and its chained audit event."""
     rows = credit_trained.sample_rows
     payload = {"decisions": [body(rows[i % len(rows)], subject_ref=f"s-{i}") for i in range(1201)]}
     response = integration.post(URL + "bulk/", data=json.dumps(payload), content_type="application/json")
