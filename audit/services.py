@@ -142,7 +142,7 @@ def audit_record_many(*, events: list[EventSpec]) -> int:
                     copy.write_row(row)
         else:
             # One multi-row INSERT, written by hand: the ids follow row order, which is chain
-            # order, and Django's bulk_create cost as much as the round trip (stop 8).
+            # order, and bulk_create of one event cost 0.77 ms of CPU against 0.41 ms (stop 8).
             one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
             for start in range(0, len(rows), _INSERT_ROWS):
                 chunk = rows[start : start + _INSERT_ROWS]

@@ -37,8 +37,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw = header[len(self.keyword) + 1 :].strip()
         if not raw:
             raise exceptions.AuthenticationFailed("empty API key")
-        # One plain query on the unique column: every API request pays for this lookup, and
-        # the ORM's query building cost twice the database's answer (bench/RESULTS.md, stop 8).
+        # One plain query on the unique column: every API request pays for this lookup, and the
+        # ORM's version of it cost 0.7 ms of CPU against 0.25 ms (bench/RESULTS.md, stop 8).
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT id FROM {ApiKey._meta.db_table} WHERE key_hash = %s AND revoked_at IS NULL",  # noqa: S608

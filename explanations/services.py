@@ -414,7 +414,6 @@ def _store_postgresql(*, token: str, rows: list[tuple], batch: dict) -> list[tup
     (id, decision_id) of those, in id order. JSON numbers are the floats' repr, so every value
     reaches float8 exactly.
     """
-
     from django.db import connection
 
     table = Explanation._meta.db_table
