@@ -14,12 +14,13 @@ import socket
 import threading
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -551,13 +552,50 @@ class TransientError(Exception):
     """Worth retrying: the database or broker blinked."""
 
 
+_store_thread: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _store_executor() -> ThreadPoolExecutor:
+    """This process's one store thread, started on first use (so a forked worker starts its own)."""
+    global _store_thread
+    if _store_thread is None or _store_thread[0] != os.getpid():
+        _store_thread = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="explain-store"))
+    return _store_thread[1]
+
+
+def store_thread_stop() -> None:
+    """End this process's store thread and close its database connection (worker shutdown)."""
+    global _store_thread
+    if _store_thread is None or _store_thread[0] != os.getpid():
+        return
+    executor, _store_thread = _store_thread[1], None
+    executor.submit(connections.close_all).result()
+    executor.shutdown(wait=True)
+
+
+def _store_in_thread(**kwargs) -> int:
+    try:
+        return explanation_store_batch(**kwargs)
+    finally:
+        # As at the end of a request: drop a broken or expired connection, keep a good one.
+        close_old_connections()
+
+
 def explanation_drain(*, model_version_id: int, max_batches: int | None = None) -> dict:
     """Claim, compute and store batches of one version until none is pending.
 
     Returns counters. Raises TransientError (after handing the batch back) for the task to retry;
     terminal errors mark the batch failed and stop.
+
+    On PostgreSQL, outside a caller's transaction, a full batch N is stored by this process's
+    store thread (its own connection, its own transaction) while batch N+1 is claimed and
+    computed: the store is mostly PostgreSQL's CPU and JSON, SHAP runs in xgboost with the GIL
+    released. At most one store is in flight; its failure hands that batch back, and the batch
+    waiting for it, like any store failure.
+    Inside a transaction (tests, a caller's atomic block) every batch is stored inline: another
+    connection could neither see nor lock the claimed rows.
     """
-    from django.db import DatabaseError
+    from django.db import DatabaseError, connection
 
     from decisions.models import ModelVersion
 
@@ -567,45 +605,73 @@ def explanation_drain(*, model_version_id: int, max_batches: int | None = None) 
         return {"done": 0, "failed": 0, "batches": 0}
     done = failed = batches = 0
     explained: list[int] = []
-    wait = settings.EXPLAIN_BATCH_WAIT_MS / 1000.0
-    while max_batches is None or batches < max_batches:
-        if wait:
-            # Let a burst accumulate so one SHAP call covers more rows.
-            time.sleep(wait)
-        # Before every claim: rows committed from here on publish a new task (see publish_flag_set).
-        publish_flag_clear(model_version_id)
-        token, ids = explanation_claim_batch(
-            model_version_id=model_version_id, limit=settings.EXPLAIN_BATCH_SIZE
-        )
-        if not ids:
-            break
-        batches += 1
-        features = _features_of(ids)
+    overlap = connection.vendor == "postgresql" and not connection.in_atomic_block
+    in_flight: tuple[Future, list[int], str] | None = None
+
+    def settle() -> None:
+        """Wait for the batch in flight; count it, or hand it back and ask for a retry."""
+        nonlocal done, in_flight
+        if in_flight is None:
+            return
+        future, ids, token = in_flight
+        in_flight = None
         try:
-            schema, result, grouped = explanation_compute(version=version, features=features)
-        except DatabaseError as exc:
-            explanation_release(ids=ids, token=token)
-            raise TransientError(str(exc)) from exc
-        except Exception as exc:  # noqa: BLE001 - anything else is terminal for this batch
-            reason = f"{exc.__class__.__name__}: {exc}"
-            logger.exception("explaining %s rows of %s failed", len(ids), version)
-            failed += explanation_fail(ids=ids, token=token, reason=reason)
-            if _is_tensorflow_error(exc):
-                mark_process_for_recycling()
-            break
-        try:
-            done += explanation_store_batch(
-                version=version,
-                token=token,
-                ids=ids,
-                schema=schema,
-                result=result,
-                grouped=grouped,
-            )
+            done += future.result()
         except DatabaseError as exc:
             explanation_release(ids=ids, token=token)
             raise TransientError(str(exc)) from exc
         explained.extend(ids)
+
+    wait = settings.EXPLAIN_BATCH_WAIT_MS / 1000.0
+    try:
+        while max_batches is None or batches < max_batches:
+            if wait:
+                # Let a burst accumulate so one SHAP call covers more rows.
+                time.sleep(wait)
+            # Before every claim: rows committed from here on publish a new task (see publish_flag_set).
+            publish_flag_clear(model_version_id)
+            token, ids = explanation_claim_batch(
+                model_version_id=model_version_id, limit=settings.EXPLAIN_BATCH_SIZE
+            )
+            if not ids:
+                break
+            batches += 1
+            features = _features_of(ids)
+            try:
+                schema, result, grouped = explanation_compute(version=version, features=features)
+            except DatabaseError as exc:
+                explanation_release(ids=ids, token=token)
+                raise TransientError(str(exc)) from exc
+            except Exception as exc:  # noqa: BLE001 - anything else is terminal for this batch
+                reason = f"{exc.__class__.__name__}: {exc}"
+                logger.exception("explaining %s rows of %s failed", len(ids), version)
+                failed += explanation_fail(ids=ids, token=token, reason=reason)
+                if _is_tensorflow_error(exc):
+                    mark_process_for_recycling()
+                break
+            if in_flight is not None:
+                try:
+                    settle()
+                except TransientError:
+                    explanation_release(ids=ids, token=token)  # this batch is not stored either
+                    raise
+            batch = {"version": version, "token": token, "ids": ids, "schema": schema}
+            if overlap and len(ids) == settings.EXPLAIN_BATCH_SIZE:
+                # A full batch: more is probably waiting, so store this one while the next is
+                # computed. Small batches (steady traffic) are stored inline: handing them to a
+                # thread only adds GIL switches to their latency (bench/RESULTS.md, stop 8).
+                future = _store_executor().submit(_store_in_thread, **batch, result=result, grouped=grouped)
+                in_flight = (future, ids, token)
+                continue
+            try:
+                done += explanation_store_batch(**batch, result=result, grouped=grouped)
+            except DatabaseError as exc:
+                explanation_release(ids=ids, token=token)
+                raise TransientError(str(exc)) from exc
+            explained.extend(ids)
+    finally:
+        # Whatever ended the loop, the batch in flight is stored (or handed back) before we go.
+        settle()
     # A separate step after every batch is stored: explanations are what subjects wait for and
     # are stored whatever happens here; the search is idempotent and the sweeper finishes it if
     # this process dies first.

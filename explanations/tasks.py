@@ -4,9 +4,15 @@ import logging
 import os
 
 from celery import shared_task
-from celery.signals import task_postrun, worker_process_init
+from celery.signals import task_postrun, worker_process_init, worker_process_shutdown
 
-from .services import TransientError, explanation_drain, explanations_sweep, process_needs_recycling
+from .services import (
+    TransientError,
+    explanation_drain,
+    explanations_sweep,
+    process_needs_recycling,
+    store_thread_stop,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +48,11 @@ def _announce_devices(**kwargs):
     from .engine import detect_devices
 
     logger.info("explanation worker %s devices: %s", os.getpid(), detect_devices())
+
+
+@worker_process_shutdown.connect
+def _stop_store_thread(**kwargs):
+    store_thread_stop()
 
 
 @task_postrun.connect

@@ -202,3 +202,51 @@ def test_recording_publishes_one_drain_task_while_none_has_started(
     finally:
         app.control.purge()
         services.publish_flag_clear(credit_version.pk)
+
+
+@pytest.fixture
+def store_thread():
+    yield
+    services.store_thread_stop()  # its connection would keep the test database from being dropped
+
+
+def test_a_store_failing_on_the_store_thread_hands_its_batches_back(
+    transactional_db, store_thread, pending, settings
+):
+    """Outside a transaction the drain stores batch N on its store thread while it computes batch
+    N+1. When that store fails, both go back to pending and the task is to be retried; the retry
+    explains every row exactly once."""
+    from django.db import connection
+
+    from audit.chain import verify_chain
+
+    settings.EXPLAIN_BATCH_SIZE = 2  # batches of ids [0, 1], [2, 3], [4]
+    ids = sorted(Explanation.objects.values_list("id", flat=True))
+    refused = int(ids[2])
+    # The database refuses to finish one explanation, as a full disk or a lost connection would.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION refuse_done() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.status = 'done' AND NEW.id = {refused} THEN RAISE EXCEPTION 'disk full'; END IF; "
+            "RETURN NEW; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER refuse_done BEFORE UPDATE ON explanations_explanation "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_done()"
+        )
+    try:
+        with pytest.raises(services.TransientError, match="disk full"):
+            services.explanation_drain(model_version_id=pending.pk)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER refuse_done ON explanations_explanation")
+            cursor.execute("DROP FUNCTION refuse_done()")
+    status = dict(Explanation.objects.values_list("id", "status"))
+    assert [status[i] for i in ids] == ["done", "done", "pending", "pending", "pending"]
+    assert not Explanation.objects.filter(id__in=ids[2:], started_at__isnull=False).exists()
+
+    assert services.explanation_drain(model_version_id=pending.pk)["done"] == 3
+    computed = AuditEvent.objects.filter(action=Action.EXPLANATION_COMPUTED)
+    assert sorted(computed.values_list("object_id", flat=True)) == sorted(str(i) for i in ids)
+    assert Explanation.objects.filter(status="done").count() == 5
+    assert verify_chain().ok
