@@ -176,7 +176,7 @@ def test_bulk_records_all(integration, credit_version, credit_trained):
     assert verify_chain().ok
 
 
-def test_bulk_beyond_one_insert_statement(integration, credit_version, credit_trained):
+def test_bulk_of_over_a_thousand_decisions_is_stored_in_order(integration, credit_version, credit_trained):
     """1,201 decisions in one request: every one stored, in request order, with its pending
     explanation and its chained audit event."""
     rows = credit_trained.sample_rows
