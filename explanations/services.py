@@ -599,7 +599,10 @@ def explanation_drain(*, model_version_id: int, max_batches: int | None = None) 
 
     from decisions.models import ModelVersion
 
-    version = ModelVersion.objects.select_related("model").filter(pk=model_version_id).first()
+    # The artifact and background (hundreds of kB) load only if this process has no explainer
+    # for the version yet: every drain call read them, about 3 ms of CPU and 6 ms of wall each.
+    versions = ModelVersion.objects.select_related("model").defer("artifact", "background")
+    version = versions.filter(pk=model_version_id).first()
     if version is None:
         logger.info("model version %s is gone; nothing to explain", model_version_id)
         return {"done": 0, "failed": 0, "batches": 0}
@@ -693,8 +696,18 @@ def explanation_counterfactuals_batch(*, version, ids: list[int]) -> int:
 
     from .counterfactuals import find_counterfactuals
 
+    # Only what the search reads: the rows' contributions and the decisions' other columns are
+    # JSON that the ORM would decode for nothing.
     rows = list(
         Explanation.objects.select_related("decision")
+        .only(
+            "id",
+            "decision_id",
+            "counterfactuals",
+            "decision__features",
+            "decision__favourable",
+            "decision__personal_data_erased_at",
+        )
         .filter(id__in=ids, status=Explanation.Status.DONE, counterfactuals__isnull=True)
         .order_by("id")
     )
