@@ -20,24 +20,14 @@ from . import exports, fairness, selectors, signing
 from .chain import verify_chain
 from .manifest import manifest_text
 from .models import AuditEvent, Export
+from .services import EVENT_COLUMNS
 from .views import CONTENT_TYPES
 
 
 class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = [
-            "id",
-            "created_at",
-            "actor_type",
-            "actor_id",
-            "action",
-            "object_type",
-            "object_id",
-            "data",
-            "prev_hash",
-            "hash",
-        ]
+        fields = ["id", *EVENT_COLUMNS]
 
 
 class EventPagination(CursorPagination):

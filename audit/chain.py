@@ -9,20 +9,9 @@ from django.utils import timezone
 
 from . import signing
 from .models import AuditEvent, Checkpoint
-from .services import GENESIS_HASH, event_hash, lock_chain
+from .services import EVENT_COLUMNS, GENESIS_HASH, event_hash, lock_chain
 
-_FIELDS = (
-    "id",
-    "created_at",
-    "actor_type",
-    "actor_id",
-    "action",
-    "object_type",
-    "object_id",
-    "data",
-    "prev_hash",
-    "hash",
-)
+_FIELDS = ("id", *EVENT_COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,8 @@ def audit_record(
 # From this many events on, PostgreSQL gets them with COPY: Django's bulk_create spent longer
 # preparing 256 rows' values than the database spent storing them (bench/RESULTS.md).
 COPY_MIN_EVENTS = 16
-_COLUMNS = (
+# An event's columns in the order its rows are written (everything but the id).
+EVENT_COLUMNS = (
     "created_at",
     "actor_type",
     "actor_id",
@@ -122,7 +123,7 @@ _COLUMNS = (
     "prev_hash",
     "hash",
 )
-_DATA = _COLUMNS.index("data")
+_DATA = EVENT_COLUMNS.index("data")
 _INSERT_ROWS = 500  # per INSERT where COPY is not used: well inside SQLite's 32,766 parameters
 
 
@@ -130,7 +131,7 @@ def audit_record_many(*, events: list[EventSpec]) -> int:
     """Append events in order under one lock acquisition (bulk ingest, a worker's batch)."""
     if not events:
         return 0
-    table, columns = AuditEvent._meta.db_table, ", ".join(_COLUMNS)
+    table, columns = AuditEvent._meta.db_table, ", ".join(EVENT_COLUMNS)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         rows = _chained(events)
         for row in rows:
@@ -143,7 +144,7 @@ def audit_record_many(*, events: list[EventSpec]) -> int:
         else:
             # One multi-row INSERT, written by hand: the ids follow row order, which is chain
             # order, and bulk_create of one event cost 0.77 ms of CPU against 0.41 ms (stop 8).
-            one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+            one = "(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"
             for start in range(0, len(rows), _INSERT_ROWS):
                 chunk = rows[start : start + _INSERT_ROWS]
                 params = []
@@ -156,11 +157,11 @@ def audit_record_many(*, events: list[EventSpec]) -> int:
 
 
 def _event(row: list) -> AuditEvent:
-    return AuditEvent(**dict(zip(_COLUMNS, row, strict=True)))
+    return AuditEvent(**dict(zip(EVENT_COLUMNS, row, strict=True)))
 
 
 def _chained(events: list[EventSpec]) -> list[list]:
-    """Column values (_COLUMNS order) of the events linked onto the chain's head.
+    """Column values (EVENT_COLUMNS order) of the events linked onto the chain's head.
 
     Takes the chain lock: call inside atomic(), and write the rows before it commits.
     """
