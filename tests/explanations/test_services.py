@@ -250,3 +250,47 @@ def test_a_store_failing_on_the_store_thread_hands_its_batches_back(
     assert sorted(computed.values_list("object_id", flat=True)) == sorted(str(i) for i in ids)
     assert Explanation.objects.filter(status="done").count() == 5
     assert verify_chain().ok
+
+
+@pytest.mark.parametrize("field", ["values", "base_values", "predictions"])
+def test_a_result_with_nan_or_infinity_is_refused_naming_the_row(field):
+    """JSON has no NaN: such a batch must fail with a reason, not be stored or retried for ever."""
+    import numpy as np
+
+    from explanations.engine import ExplanationError
+    from explanations.engine.base import Explanation as Result
+
+    arrays = {
+        "values": np.array([[0.1, -0.2], [0.3, 0.0], [0.5, 0.5]]),
+        "base_values": np.zeros(3),
+        "predictions": np.array([-0.1, 0.3, 1.0]),
+    }
+    fine = Result(
+        "tree",
+        {},
+        "log_odds",
+        **arrays,
+        explained_class=np.ones(3),
+        device="cpu",
+        versions={},
+        compute_seconds=0.0,
+    )
+    services.check_finite(fine)  # nothing to say
+
+    bad = dict(arrays)
+    bad[field] = arrays[field].copy()
+    bad[field][1] = np.inf if field == "predictions" else np.nan
+    result = Result(
+        "tree",
+        {},
+        "log_odds",
+        **bad,
+        explained_class=np.ones(3),
+        device="cpu",
+        versions={},
+        compute_seconds=0.0,
+    )
+    with pytest.raises(
+        ExplanationError, match=rf"non-finite {field} for 1 of 3 rows \(first in batch: row 1\)"
+    ):
+        services.check_finite(result)
