@@ -130,16 +130,59 @@ def explanation_enqueue(*, model_version_id: int, queue: str | None = None, coal
 
 
 def explanations_create_pending(*, decisions: list) -> list[Explanation]:
-    """Create the pending explanation of each new decision; enqueue after commit."""
+    """Create the pending explanation of each new decision; enqueue after commit.
+
+    (A few decisions on PostgreSQL are inserted together with theirs by the decisions' service:
+    pending_insert_sql, explanations_pending_inserted.)
+    """
     from django.db import connection
 
     now = timezone.now()
-    if connection.vendor == "postgresql":
-        rows = _insert_pending_postgresql(decisions=decisions, now=now)
-    else:
-        rows = Explanation.objects.bulk_create(
+    if connection.vendor != "postgresql":
+        explanations = Explanation.objects.bulk_create(
             [Explanation(decision=d, model_version_id=d.model_version_id, queued_at=now) for d in decisions]
         )
+        _enqueue_on_commit(decisions)
+        return explanations
+    sql = pending_insert_sql(decision_ids="%s", version_ids="%s", queued_at="%s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, [d.pk for d in decisions], [d.model_version_id for d in decisions]])
+        inserted = dict(cursor.fetchall())
+    return explanations_pending_inserted(decisions=decisions, ids=inserted, queued_at=now)
+
+
+def pending_insert_sql(*, decision_ids: str, version_ids: str, queued_at: str) -> str:
+    """PostgreSQL: one INSERT ... SELECT FROM unnest of the decisions' ids, in array order,
+    RETURNING (decision_id, id). The arguments are SQL placeholders of a uuid[] of decision ids,
+    a bigint[] of their model versions, and the time queued.
+
+    The row is all defaults but those: Django's bulk_create prepared and sent every one of the
+    26 columns of every row, most of them empty JSON, which cost more than recording the
+    decisions themselves. The decisions' service sends it together with their own INSERT.
+    """
+    table = Explanation._meta.db_table
+    # The table is the model's; the values are the caller's placeholders or the columns' empty defaults.
+    return (
+        f"INSERT INTO {table} (decision_id, model_version_id, is_current, status, method, params, "  # noqa: S608
+        "output_space, explained_class, contributions, raw_values, versions, model_sha256, "
+        "background_sha256, device, worker, queued_at, attempts, error) "
+        "SELECT u.decision_id, u.model_version_id, true, 'pending', '', '{}', '', '', '{}', '[]', '{}', "
+        f"'', '', '', '', {queued_at}, 0, '' FROM unnest({decision_ids}::uuid[], {version_ids}::bigint[]) "
+        "WITH ORDINALITY AS u(decision_id, model_version_id, n) ORDER BY u.n RETURNING decision_id, id"
+    )
+
+
+def explanations_pending_inserted(*, decisions: list, ids: dict, queued_at) -> list[Explanation]:
+    """The pending explanations that pending_insert_sql inserted for `decisions` (`ids`: decision
+    id -> explanation id); their drain tasks are published after commit."""
+    _enqueue_on_commit(decisions)
+    return [
+        Explanation(pk=ids[d.pk], decision=d, model_version_id=d.model_version_id, queued_at=queued_at)
+        for d in decisions
+    ]
+
+
+def _enqueue_on_commit(decisions: list) -> None:
     # The versions are in memory already: choose the queue now, not with a query after commit.
     versions = {d.model_version_id: d.model_version for d in decisions}
     for version_id in sorted(versions):
@@ -147,34 +190,6 @@ def explanations_create_pending(*, decisions: list) -> list[Explanation]:
         transaction.on_commit(
             partial(explanation_enqueue, model_version_id=version_id, queue=queue, coalesce=True)
         )
-    return rows
-
-
-def _insert_pending_postgresql(*, decisions: list, now) -> list[Explanation]:
-    """One INSERT ... SELECT FROM unnest of the decisions' ids: the row is all defaults but two.
-
-    Django's bulk_create prepared and sent every one of the 26 columns of every row, most of
-    them empty JSON, which cost more than recording the decisions themselves.
-    """
-    from django.db import connection
-
-    table = Explanation._meta.db_table
-    # The table is the model's; the values are parameters or the columns' empty defaults.
-    sql = (
-        f"INSERT INTO {table} (decision_id, model_version_id, is_current, status, method, params, "  # noqa: S608
-        "output_space, explained_class, contributions, raw_values, versions, model_sha256, "
-        "background_sha256, device, worker, queued_at, attempts, error) "
-        "SELECT u.decision_id, u.model_version_id, true, 'pending', '', '{}', '', '', '{}', '[]', '{}', "
-        "'', '', '', '', %s, 0, '' FROM unnest(%s::uuid[], %s::bigint[]) WITH ORDINALITY "
-        "AS u(decision_id, model_version_id, n) ORDER BY u.n RETURNING id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [now, [d.pk for d in decisions], [d.model_version_id for d in decisions]])
-        ids = [pk for (pk,) in cursor.fetchall()]
-    return [
-        Explanation(pk=pk, decision=d, model_version_id=d.model_version_id, queued_at=now)
-        for pk, d in zip(ids, decisions, strict=True)
-    ]
 
 
 # ---------------------------------------------------------------------------- claiming

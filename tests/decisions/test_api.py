@@ -156,14 +156,19 @@ def test_failed_request_does_not_burn_the_key(integration, credit_version, appli
     assert IdempotencyRecord.objects.count() == 0
 
 
-def test_bulk_records_all(integration, credit_version, credit_trained):
-    rows = credit_trained.sample_rows[:25]
+# 3: one statement for decisions and explanations (a few rows); 25: bulk_create, then theirs.
+@pytest.mark.parametrize("n", [3, 25])
+def test_bulk_records_all(integration, credit_version, credit_trained, n):
+    rows = credit_trained.sample_rows[:n]
     payload = {"decisions": [body(r, subject_ref=f"s-{i}") for i, r in enumerate(rows)]}
     response = integration.post(URL + "bulk/", data=json.dumps(payload), content_type="application/json")
     assert response.status_code == 201
     data = response.json()
-    assert data["count"] == 25 and len({d["id"] for d in data["decisions"]}) == 25
-    assert [d["subject_ref"] for d in data["decisions"]] == [f"s-{i}" for i in range(25)]
+    assert data["count"] == n and len({d["id"] for d in data["decisions"]}) == n
+    assert [d["subject_ref"] for d in data["decisions"]] == [f"s-{i}" for i in range(n)]
+    # Each decision has its own pending explanation, queued in request order.
+    pending = list(Explanation.objects.order_by("id").values_list("decision_id", "status", "is_current"))
+    assert pending == [(uuid.UUID(d["id"]), "pending", True) for d in data["decisions"]]
     # Scores equal per-row predictions of the same model.
     schema = FeatureSchema.from_dict(credit_version.feature_schema)
     booster = xgb.Booster()
@@ -171,8 +176,7 @@ def test_bulk_records_all(integration, credit_version, credit_trained):
     expected = booster.predict(xgb.DMatrix(schema.encode(rows)))
     got = np.array([d["score"] for d in data["decisions"]])
     np.testing.assert_allclose(got, expected, atol=1e-7)
-    assert Explanation.objects.filter(status="pending").count() == 25
-    assert AuditEvent.objects.filter(action=Action.DECISION_RECORDED).count() == 25
+    assert AuditEvent.objects.filter(action=Action.DECISION_RECORDED).count() == n
     assert verify_chain().ok
 
 
