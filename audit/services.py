@@ -87,13 +87,15 @@ def lock_chain() -> str:
     """Take the chain lock for the current transaction; return the head hash."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
-        # Never in the lock's statement: under READ COMMITTED a statement's snapshot is taken
-        # when it starts, so the head is read only once the lock is held, and it is the head
-        # that the previous holder committed.
-        cursor.execute(f"SELECT hash FROM {AuditEvent._meta.db_table} ORDER BY id DESC LIMIT 1")  # noqa: S608
+            # Lock, then read, inside one VOLATILE function (migration 0005): its read takes a
+            # snapshot after the lock is granted, so it sees the previous holder's commit. A plain
+            # statement doing both would read with a snapshot taken before the wait.
+            cursor.execute("SELECT rationale_audit_lock_head(%s)", [_CHAIN_LOCK_KEY])
+        else:
+            # SQLite: writers are serialised by the database already.
+            cursor.execute(f"SELECT hash FROM {AuditEvent._meta.db_table} ORDER BY id DESC LIMIT 1")  # noqa: S608
         row = cursor.fetchone()
-    return row[0] if row else GENESIS_HASH
+    return row[0] if row and row[0] else GENESIS_HASH
 
 
 def audit_record(

@@ -154,3 +154,50 @@ def test_bulk_events_chain_in_order_across_statement_chunks(monkeypatch, copy_fr
     assert all(stored[i][2] == stored[i - 1][3] for i in range(1, len(stored)))
     result = verify_chain()
     assert result.ok and result.checked == 1102
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_each_link_to_the_head_the_previous_one_committed():
+    """Writers queue on the chain lock; each must read the head only once it holds the lock.
+
+    Every transaction keeps the lock a moment before committing, so the others are waiting on it
+    with their statement already started: a head read with a snapshot from before the wait would
+    link two events to the same predecessor, and verification would fail.
+    """
+    import threading
+    import time
+
+    from django.db import connections
+
+    writers, per_writer = 4, 15
+    start = threading.Barrier(writers)
+    failures = []
+
+    def write(w: int) -> None:
+        try:
+            start.wait()
+            for i in range(per_writer):
+                with transaction.atomic():
+                    audit_record(
+                        actor=Actor.system(f"writer-{w}"),
+                        action=Action.API_KEY_CREATED,
+                        object_type="api_key",
+                        object_id=f"{w}-{i}",
+                    )
+                    time.sleep(0.002)
+        except Exception as exc:  # noqa: BLE001 - reported by the main thread
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert AuditEvent.objects.count() == writers * per_writer
+    prev_hashes = list(AuditEvent.objects.values_list("prev_hash", flat=True))
+    assert len(set(prev_hashes)) == len(prev_hashes)  # no two events share a predecessor
+    result = verify_chain()
+    assert result.ok, result.describe()
