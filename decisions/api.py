@@ -76,11 +76,12 @@ class DecisionListCreate(ListAPIView):
     )
     def post(self, request):
         def record():
-            serializer = DecisionCreateSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            recorded = services.decision_record(
-                item=serializer.to_input(), actor=actor_of(request), api_key=request.auth
-            )
+            item = DecisionCreateSerializer.plain_input(request.data)
+            if item is None:
+                serializer = DecisionCreateSerializer(data=request.data)
+                serializer.is_valid(raise_exception=True)
+                item = serializer.to_input()
+            recorded = services.decision_record(item=item, actor=actor_of(request), api_key=request.auth)
             return status.HTTP_201_CREATED, decision_body(
                 recorded.decision,
                 explanation=recorded.explanation,
