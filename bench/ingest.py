@@ -38,6 +38,11 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
     parser.add_argument("--threads", type=int, default=1, help=">1 uses the gthread worker")
+    parser.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="reuse connections, as a client's pool would (needs --threads > 1: sync workers close them)",
+    )
     parser.add_argument("--rates", default="300,400", help="open-loop offered rates, decisions/s")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per open-loop rate")
     parser.add_argument("--max-concurrency", type=int, default=6, help="closed-loop clients (0 skips)")
@@ -59,7 +64,7 @@ def main() -> None:
     key = harness.api_key()
     report: dict = {
         "machine": f"{_cpus()} cores",
-        "gunicorn": {"workers": args.workers, "threads": args.threads},
+        "gunicorn": {"workers": args.workers, "threads": args.threads, "client_keep_alive": args.keep_alive},
         "load_before": harness.load_average(),
         "tree": str(harness.ROOT),
         "runs": [],
@@ -84,7 +89,7 @@ def main() -> None:
                     loadgen.open_loop(
                         host=host,
                         port=port,
-                        make_payload=loadgen.decision_payloads(rows, key, host, port, tag),
+                        make_payload=loadgen.decision_payloads(rows, key, host, port, tag, args.keep_alive),
                         rate=rate,
                         duration=args.duration,
                     )
@@ -105,7 +110,7 @@ def main() -> None:
                     loadgen.closed_loop(
                         host=host,
                         port=port,
-                        make_payload=loadgen.decision_payloads(rows, key, host, port, tag),
+                        make_payload=loadgen.decision_payloads(rows, key, host, port, tag, args.keep_alive),
                         concurrency=args.max_concurrency,
                         duration=args.max_duration,
                     )
@@ -120,7 +125,7 @@ def main() -> None:
             if args.bulk_size:
                 settle()
                 tag = f"{tag_base}bulk"
-                make = loadgen.bulk_payloads(rows, key, host, port, tag, args.bulk_size)
+                make = loadgen.bulk_payloads(rows, key, host, port, tag, args.bulk_size, args.keep_alive)
                 payloads = [make(i) for i in range(args.bulk_requests)]
                 harness.log(
                     f"bulk {args.bulk_requests} x {args.bulk_size}, {args.bulk_concurrency} at a time"
