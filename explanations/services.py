@@ -446,9 +446,9 @@ def _store_postgresql(*, token: str, rows: list[tuple], batch: dict) -> list[tup
 
     Only rows still claimed by `token` change (the sweeper may have handed some back); returns
     (id, decision_id) of those, in id order. orjson writes each float as the shortest text that
-    reads back as the same double (as repr does), so every value reaches float8 exactly; the
-    standard encoder spent a third of the worker's CPU per explanation here (stop 9). Values
-    are finite: explanation_compute refuses anything else.
+    reads back as the same double (as repr does), so every value reaches float8 exactly. The
+    standard encoder took 35 us per row here, against 2 us, of about 190 us of worker CPU per
+    explanation (stop 9). Values are finite: explanation_compute refuses anything else.
     """
     from django.db import connection
 
