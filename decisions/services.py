@@ -391,6 +391,18 @@ def decision_record_many(
             proba = predictor_for(version).predict_proba(matrix)
         except ArtifactError as exc:
             raise ApplicationError("model unavailable", fields={"model": str(exc)}, status_code=503) from None
+        if not np.isfinite(proba).all():
+            # A broken model, not bad input: nothing is recorded, and no NaN reaches the ledger
+            # (or a JSON response, which cannot carry it).
+            bad = sorted({int(i) for i in np.argwhere(~np.isfinite(proba))[:, 0]})
+            raise ApplicationError(
+                "model output not usable",
+                fields={
+                    "model": f"{version} returned a non-finite score for "
+                    f"{len(bad)} of {len(indexes)} decisions; nothing was recorded"
+                },
+                status_code=503,
+            )
         for i, result in zip(indexes, decide(version.output, proba), strict=True):
             outcomes[i] = result
 

@@ -263,3 +263,36 @@ def test_openapi_schema_and_docs(client):
     assert "/api/v1/decisions/" in schema["paths"] and "/api/v1/decisions/bulk/" in schema["paths"]
     assert "post" in schema["paths"]["/api/v1/models/"]
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_a_model_returning_nan_records_nothing_and_says_so(integration, digits_trained):
+    """A broken model is not the client's fault (503), and no NaN score reaches the ledger."""
+    import os
+    import tempfile
+
+    import keras
+
+    from tests.conftest import register
+
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
+    dense = model.layers[-1]
+    dense.set_weights([np.full(w.shape, np.nan, dtype=np.float32) for w in dense.get_weights()])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.keras")
+        model.save(path)
+        with open(path, "rb") as fh:
+            artifact = fh.read()
+    register(digits_trained, version="nan-1", artifact=artifact)
+    data = {
+        "model": "digit-reader",
+        "model_version": "nan-1",
+        "subject_ref": "d-1",
+        "features": digits_trained.sample_rows[0],
+    }
+    response = post(integration, data)
+    assert response.status_code == 503, response.content
+    assert "non-finite score for 1 of 1 decisions" in response.json()["errors"]["model"]
+    assert Decision.objects.count() == 0 and Explanation.objects.count() == 0
+    assert not AuditEvent.objects.filter(action=Action.DECISION_RECORDED).exists()
