@@ -21,7 +21,10 @@ class DecisionCreateSerializer(serializers.Serializer):
     )
 
     def to_input(self) -> DecisionInput:
-        data = self.validated_data
+        return self._input(self.validated_data)
+
+    @staticmethod
+    def _input(data: dict) -> DecisionInput:
         return DecisionInput(
             model=data["model"],
             model_version=data.get("model_version") or None,
@@ -61,13 +64,7 @@ class DecisionCreateSerializer(serializers.Serializer):
                 return None
             if not (value.isascii() and value.isprintable()) or value != value.strip():
                 return None
-        return DecisionInput(
-            model=data["model"],
-            model_version=data.get("model_version") or None,
-            subject_ref=data["subject_ref"],
-            reference=data.get("reference", ""),
-            features=data["features"],
-        )
+        return cls._input(data)
 
 
 class BulkCreateSerializer(serializers.Serializer):

@@ -25,7 +25,7 @@ from config.errors import ApplicationError
 from explanations.services import (
     explanations_create_pending,
     explanations_pending_inserted,
-    pending_insert_sql,
+    pending_insert,
 )
 
 from .auth import ROLES, generate_key, hash_key
@@ -463,7 +463,7 @@ _ONE_STATEMENT_MAX = 8
 
 def _insert_few_postgresql(decisions: list[Decision]) -> list:
     """A few decisions and their pending explanations in ONE statement: the decisions' INSERT
-    ... VALUES in a CTE, then the explanations' INSERT (pending_insert_sql), which references
+    ... VALUES in a CTE, then the explanations' INSERT (pending_insert), which references
     rows of the same statement (the foreign key is checked at commit).
 
     For one decision, bulk_create's query building cost more CPU than the database spent on both
@@ -474,22 +474,19 @@ def _insert_few_postgresql(decisions: list[Decision]) -> list:
     fields = Decision._meta.concrete_fields
     quote = connection.ops.quote_name
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    pending = pending_insert_sql(decision_ids="%s", version_ids="%s", queued_at="%s")
+    now = decisions[0].decided_at
+    pending, pending_params = pending_insert(decisions=decisions, queued_at=now)
     # Identifiers come from the model's metadata; every value is a parameter.
     sql = (
         f"WITH recorded AS (INSERT INTO {quote(Decision._meta.db_table)} "  # noqa: S608
         f"({', '.join(quote(field.column) for field in fields)}) VALUES {', '.join([one] * len(decisions))}) "
         f"{pending}"
     )
-    now = decisions[0].decided_at
     params = [
         field.get_db_prep_save(getattr(d, field.attname), connection) for d in decisions for field in fields
     ]
     with connection.cursor() as cursor:
-        # pending_insert_sql's placeholders: the time queued, then the two arrays.
-        cursor.execute(
-            sql, [*params, now, [d.pk for d in decisions], [d.model_version_id for d in decisions]]
-        )
+        cursor.execute(sql, [*params, *pending_params])
         inserted = dict(cursor.fetchall())
     return explanations_pending_inserted(decisions=decisions, ids=inserted, queued_at=now)
 

@@ -133,7 +133,7 @@ def explanations_create_pending(*, decisions: list) -> list[Explanation]:
     """Create the pending explanation of each new decision; enqueue after commit.
 
     (A few decisions on PostgreSQL are inserted together with theirs by the decisions' service:
-    pending_insert_sql, explanations_pending_inserted.)
+    pending_insert, explanations_pending_inserted.)
     """
     from django.db import connection
 
@@ -144,36 +144,37 @@ def explanations_create_pending(*, decisions: list) -> list[Explanation]:
         )
         _enqueue_on_commit(decisions)
         return explanations
-    sql = pending_insert_sql(decision_ids="%s", version_ids="%s", queued_at="%s")
+    sql, params = pending_insert(decisions=decisions, queued_at=now)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [now, [d.pk for d in decisions], [d.model_version_id for d in decisions]])
+        cursor.execute(sql, params)
         inserted = dict(cursor.fetchall())
     return explanations_pending_inserted(decisions=decisions, ids=inserted, queued_at=now)
 
 
-def pending_insert_sql(*, decision_ids: str, version_ids: str, queued_at: str) -> str:
-    """PostgreSQL: one INSERT ... SELECT FROM unnest of the decisions' ids, in array order,
-    RETURNING (decision_id, id). The arguments are SQL placeholders of a uuid[] of decision ids,
-    a bigint[] of their model versions, and the time queued.
+def pending_insert(*, decisions: list, queued_at) -> tuple[str, list]:
+    """PostgreSQL: (sql, params) of one INSERT ... SELECT FROM unnest of the decisions' ids, in
+    their order, RETURNING (decision_id, id). The decisions' service may prefix it with its own
+    CTE and parameters: the statement's placeholders are all positional.
 
     The row is all defaults but those: Django's bulk_create prepared and sent every one of the
     26 columns of every row, most of them empty JSON, which cost more than recording the
-    decisions themselves. The decisions' service sends it together with their own INSERT.
+    decisions themselves.
     """
     table = Explanation._meta.db_table
-    # The table is the model's; the values are the caller's placeholders or the columns' empty defaults.
-    return (
+    # The table is the model's; the values are parameters or the columns' empty defaults.
+    sql = (
         f"INSERT INTO {table} (decision_id, model_version_id, is_current, status, method, params, "  # noqa: S608
         "output_space, explained_class, contributions, raw_values, versions, model_sha256, "
         "background_sha256, device, worker, queued_at, attempts, error) "
         "SELECT u.decision_id, u.model_version_id, true, 'pending', '', '{}', '', '', '{}', '[]', '{}', "
-        f"'', '', '', '', {queued_at}, 0, '' FROM unnest({decision_ids}::uuid[], {version_ids}::bigint[]) "
+        "'', '', '', '', %s, 0, '' FROM unnest(%s::uuid[], %s::bigint[]) "
         "WITH ORDINALITY AS u(decision_id, model_version_id, n) ORDER BY u.n RETURNING decision_id, id"
     )
+    return sql, [queued_at, [d.pk for d in decisions], [d.model_version_id for d in decisions]]
 
 
 def explanations_pending_inserted(*, decisions: list, ids: dict, queued_at) -> list[Explanation]:
-    """The pending explanations that pending_insert_sql inserted for `decisions` (`ids`: decision
+    """The pending explanations that pending_insert inserted for `decisions` (`ids`: decision
     id -> explanation id); their drain tasks are published after commit."""
     _enqueue_on_commit(decisions)
     return [

@@ -265,32 +265,17 @@ def test_a_result_with_nan_or_infinity_is_refused_naming_the_row(field):
         "base_values": np.zeros(3),
         "predictions": np.array([-0.1, 0.3, 1.0]),
     }
-    fine = Result(
-        "tree",
-        {},
-        "log_odds",
-        **arrays,
-        explained_class=np.ones(3),
-        device="cpu",
-        versions={},
-        compute_seconds=0.0,
-    )
-    services.check_finite(fine)  # nothing to say
+
+    def result(**arrays):
+        common = {"explained_class": np.ones(3), "device": "cpu", "versions": {}, "compute_seconds": 0.0}
+        return Result("tree", {}, "log_odds", **arrays, **common)
+
+    services.check_finite(result(**arrays))  # nothing to say
 
     bad = dict(arrays)
     bad[field] = arrays[field].copy()
     bad[field][1] = np.inf if field == "predictions" else np.nan
-    result = Result(
-        "tree",
-        {},
-        "log_odds",
-        **bad,
-        explained_class=np.ones(3),
-        device="cpu",
-        versions={},
-        compute_seconds=0.0,
-    )
     with pytest.raises(
         ExplanationError, match=rf"non-finite {field} for 1 of 3 rows \(first in batch: row 1\)"
     ):
-        services.check_finite(result)
+        services.check_finite(result(**bad))
