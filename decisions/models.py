@@ -109,7 +109,10 @@ class Decision(models.Model):
         HUMAN = "human", "Human review"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="decisions")
+    # No index of its own: (model_version, decided_at) below serves every lookup by version.
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="decisions", db_index=False
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.AUTOMATED)
     supersedes = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
