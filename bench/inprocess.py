@@ -4,7 +4,7 @@
 
 Sends `POST /api/v1/decisions/` through Django's WSGI handler in this process (every middleware,
 DRF, the service, PostgreSQL and the Redis publish flag; no gunicorn, no sockets) and prints the
-process's CPU and wall milliseconds per request. With --profile N it then runs the same number
+process's CPU and wall milliseconds per request, and PostgreSQL's CPU per request. With --profile N it then runs the same number
 of requests under cProfile (CPU clock) and prints the N most expensive calls by cumulative time.
 
 It isolates the web process's own cost from the load generator and the server, so two trees can
@@ -81,10 +81,12 @@ def main() -> None:
 
         for _ in range(args.warmup):
             one()
+        before = harness.cpu_seconds()
         cpu, wall = time.process_time(), time.perf_counter()
         for _ in range(args.requests):
             one()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        others = harness.cpu_delta(before, harness.cpu_seconds(), args.requests)
         print(
             json.dumps(
                 {
@@ -92,6 +94,7 @@ def main() -> None:
                     "requests": args.requests,
                     "cpu_ms_per_request": round(1000 * cpu / args.requests, 3),
                     "wall_ms_per_request": round(1000 * wall / args.requests, 3),
+                    "postgres_cpu_ms_per_request": others.get("postgres"),
                     "load": harness.load_average(),
                 }
             )

@@ -86,6 +86,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # Server-side binding lets psycopg prepare each statement a connection has run
+    # DB_PREPARE_THRESHOLD times: PostgreSQL then parses and plans it once per connection, not on
+    # every request. That was a third of PostgreSQL's CPU per recorded decision
+    # (bench/RESULTS.md, stop 10). Empty turns preparing off, for a pooler that cannot keep
+    # prepared statements (PgBouncer before 1.21 in transaction mode).
+    threshold = env.str("DB_PREPARE_THRESHOLD", default="5")
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=int(threshold) if threshold else None
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The subject portal counts failed access-link attempts here. A per-process memory cache works
