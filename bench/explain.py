@@ -395,7 +395,10 @@ def main() -> None:
     if not args.reuse_db:
         harness.log(f"creating {harness.DB_NAME}")
         harness.create_database()
-    report: dict = {"machine": f"{len(__import__('os').sched_getaffinity(0))} cores"}
+    report: dict = {
+        "machine": f"{len(__import__('os').sched_getaffinity(0))} cores",
+        "host_speed": harness.host_speed(),
+    }
     try:
         with harness.stack(harness.redis_server):
             harness.setup_django()

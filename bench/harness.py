@@ -72,6 +72,22 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def host_speed() -> dict[str, float]:
+    """Seconds for a fixed pure-Python loop of 10 million additions, best of 3.
+
+    Hosts of the same kind differ up to 3x between sessions and drift within one (stop 10:
+    1.3-2.2 s here). Every benchmark records this beside its figures, so that figures from
+    different hosts are read against each other's speed, not taken as the code's.
+    """
+    best = float("inf")
+    for _ in range(3):
+        started, total = time.process_time(), 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.process_time() - started)
+    return {"python_loop_10M_s": round(best, 3)}
+
+
 def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -64,6 +64,7 @@ def main() -> None:
     key = harness.api_key()
     report: dict = {
         "machine": f"{_cpus()} cores",
+        "host_speed": harness.host_speed(),
         "gunicorn": {"workers": args.workers, "threads": args.threads, "client_keep_alive": args.keep_alive},
         "load_before": harness.load_average(),
         "tree": str(harness.ROOT),

@@ -96,6 +96,7 @@ def main() -> None:
                     "wall_ms_per_request": round(1000 * wall / args.requests, 3),
                     "postgres_cpu_ms_per_request": others.get("postgres"),
                     "load": harness.load_average(),
+                    "host_speed": harness.host_speed(),
                 }
             )
         )
