@@ -91,7 +91,13 @@ else:
     # every request. That was a third of PostgreSQL's CPU per recorded decision
     # (bench/RESULTS.md, stop 10). Empty turns preparing off, for a pooler that cannot keep
     # prepared statements (PgBouncer before 1.21 in transaction mode).
-    threshold = env.str("DB_PREPARE_THRESHOLD", default="5")
+    threshold = env.str("DB_PREPARE_THRESHOLD", default="5").strip()
+    # Not 0 (prepare every statement at once): a prepared statement holds one command, and
+    # migrations send several in one.
+    if threshold and (not threshold.isdigit() or int(threshold) < 1):
+        raise ImproperlyConfigured(
+            f"DB_PREPARE_THRESHOLD must be a whole number from 1, or empty to prepare nothing; got {threshold!r}"
+        )
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=int(threshold) if threshold else None
     )
