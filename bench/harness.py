@@ -75,8 +75,8 @@ def load_average() -> str:
 def host_speed() -> dict[str, float]:
     """Seconds for a fixed pure-Python loop of 10 million additions, best of 3.
 
-    Hosts of the same kind differ up to 3x between sessions and drift within one (stop 10:
-    1.3-2.2 s here). Every benchmark records this beside its figures, so that figures from
+    Hosts of the same kind differ up to 3x between sessions and drift within one (stop 10's
+    host: 0.59-0.77 s). Every benchmark records this beside its figures, so that figures from
     different hosts are read against each other's speed, not taken as the code's.
     """
     best = float("inf")
