@@ -329,9 +329,17 @@ def cpu_seconds() -> dict[int, tuple[str, float]]:
     "bench client" (this process).
 
     Processes are grouped by their process group (each one the benchmark starts leads its own)
-    or by their title (PostgreSQL backends connected to the benchmark database). cpu_delta() of two snapshots gives where a run's CPU went,
-    which stays meaningful when other work shares the machine. CPU of a process that exited
-    between the snapshots is lost (PostgreSQL backends of short psql calls: negligible).
+    or by their title (PostgreSQL backends connected to the benchmark database). cpu_delta() of
+    two snapshots gives where a run's CPU went, which stays meaningful when other work shares the
+    machine.
+
+    A backend's CPU must not be lost when it exits between the snapshots: a web process renews
+    its connection every CONN_MAX_AGE seconds, and runs used to show a third of PostgreSQL's CPU
+    or less for that reason (stop 10). The postmaster collects its exited children's CPU, so its
+    children total is one more "postgres" entry, under the key -pid; cpu_delta() takes off what
+    an exited backend had already used at the first snapshot. That total also holds the
+    server's other short-lived children (autovacuum workers, other databases' connections),
+    which are negligible while a benchmark runs alone.
     """
     groups = {proc.pgid: proc.name for proc in Process.running.values()}
     me = os.getpid()
@@ -356,6 +364,9 @@ def cpu_seconds() -> dict[int, tuple[str, float]]:
             # Only backends of the benchmark database: others may be testing on the same server.
             if title.startswith(b"postgres: ") and f" {DB_NAME} ".encode() in title:
                 out[pid] = ("postgres", used)
+            elif fields[1] == "1" and title.split(b"\0")[0].endswith(b"/postgres"):
+                # The postmaster (its parent is init): CPU of its children that have exited.
+                out[-pid] = ("postgres", (int(fields[13]) + int(fields[14])) / _TICK)
     return out
 
 
@@ -365,6 +376,11 @@ def cpu_delta(before: dict, after: dict, per: int) -> dict[str, float]:
     for pid, (role, used) in after.items():
         previous = before.get(pid, (role, 0.0))[1]
         totals[role] = totals.get(role, 0.0) + max(0.0, used - previous)
+    if any(pid < 0 for pid in after):
+        # A backend gone since `before` is in the postmaster's children total, all of its CPU.
+        for pid, (role, used) in before.items():
+            if role == "postgres" and pid > 0 and pid not in after:
+                totals[role] -= used
     return {role: round(1000 * seconds / max(per, 1), 3) for role, seconds in sorted(totals.items())}
 
 
