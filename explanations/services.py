@@ -32,7 +32,15 @@ from .engine import ExplanationError
 from .models import Explanation
 
 logger = logging.getLogger(__name__)
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _claimant(token: str) -> str:
+    """Who holds a claim: host and process, then the claim's own token. Read at each call:
+    Celery imports this module before it forks its pool, so a value kept at import named the
+    parent process for every child."""
+    return f"{socket.gethostname()}:{os.getpid()}/{token}"
+
+
 SYSTEM = Actor.system("explainer")
 
 
@@ -218,10 +226,10 @@ def explanation_claim_batch(*, model_version_id: int, limit: int) -> tuple[str, 
             status=Explanation.Status.RUNNING,
             started_at=timezone.now(),
             attempts=F("attempts") + 1,
-            worker=f"{WORKER_ID}/{token}",
+            worker=_claimant(token),
         )
     claimed = list(
-        Explanation.objects.filter(worker=f"{WORKER_ID}/{token}", status=Explanation.Status.RUNNING)
+        Explanation.objects.filter(worker=_claimant(token), status=Explanation.Status.RUNNING)
         .order_by("id")
         .values_list("id", flat=True)
     )
@@ -243,7 +251,7 @@ def _claim_postgresql(*, model_version_id: int, limit: int, token: str) -> list[
         "worker = %s FROM picked WHERE e.id = picked.id AND e.status = 'pending' RETURNING e.id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [model_version_id, limit, f"{WORKER_ID}/{token}"])
+        cursor.execute(sql, [model_version_id, limit, _claimant(token)])
         return sorted(pk for (pk,) in cursor.fetchall())
 
 
@@ -271,7 +279,7 @@ def _features_of(ids: list[int]) -> list:
 def explanation_release(*, ids: list[int], token: str) -> int:
     """Hand a claimed batch back (transient failure): running -> pending."""
     return Explanation.objects.filter(
-        id__in=ids, worker=f"{WORKER_ID}/{token}", status=Explanation.Status.RUNNING
+        id__in=ids, worker=_claimant(token), status=Explanation.Status.RUNNING
     ).update(status=Explanation.Status.PENDING, started_at=None)
 
 
@@ -471,7 +479,7 @@ def _store_postgresql(*, token: str, rows: list[tuple], batch: dict) -> list[tup
         "params": json.dumps(batch["params"]),
         "versions": json.dumps(batch["versions"]),
         "rows": orjson.dumps([dict(zip(("id", *_PER_ROW), row, strict=True)) for row in rows]).decode(),
-        "worker": f"{WORKER_ID}/{token}",
+        "worker": _claimant(token),
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -482,7 +490,7 @@ def _store_portable(*, token: str, rows: list[tuple], batch: dict) -> list[tuple
     """Any database: lock the rows still ours, then one UPDATE per row in one pipeline."""
     ours = dict(
         Explanation.objects.select_for_update()
-        .filter(id__in=[r[0] for r in rows], worker=f"{WORKER_ID}/{token}", status=Explanation.Status.RUNNING)
+        .filter(id__in=[r[0] for r in rows], worker=_claimant(token), status=Explanation.Status.RUNNING)
         .values_list("id", "decision_id")
     )
     updated = []
@@ -563,7 +571,7 @@ def explanation_fail(*, ids: list[int], token: str | None, reason: str) -> int:
             id__in=ids, status__in=[Explanation.Status.RUNNING, Explanation.Status.PENDING]
         )
         if token is not None:
-            qs = qs.filter(worker=f"{WORKER_ID}/{token}")
+            qs = qs.filter(worker=_claimant(token))
         failed = list(qs.values_list("id", "decision_id"))
         Explanation.objects.filter(id__in=[i for i, _ in failed]).update(
             status=Explanation.Status.FAILED, error=reason[:2000], finished_at=timezone.now()
