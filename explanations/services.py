@@ -107,6 +107,47 @@ def publish_flag_clear(model_version_id: int) -> None:
         logger.warning("could not clear the publish flag of version %s: %s", model_version_id, exc)
 
 
+def _fan_out_key(model_version_id: int) -> str:
+    return f"rationale:explain:fan-out:{model_version_id}"
+
+
+def explanation_fan_out(*, model_version_id: int, queue: str) -> bool:
+    """A drain claimed a full batch, so more is probably waiting: publish one more drain task of
+    the version, unless one published this way has not started yet.
+
+    An idle worker process, on this host or another, takes it and drains beside this one (SKIP
+    LOCKED gives each its own batches), and fans out in turn while batches come back full. So a
+    backlog (after a broker outage, a bulk import) is worked by every free process, not by
+    the one that got the first task. The flag bounds the extra tasks waiting in the queue to
+    one per version; each drain clears it when it starts. Best effort: without the flags'
+    Redis, or on any error, nothing more is published and this drain carries on alone.
+    """
+    from .tasks import explain_pending
+
+    flags = _flags()
+    if flags is None:
+        return False
+    try:
+        ttl_ms = int(settings.EXPLAIN_PUBLISH_FLAG_SECONDS * 1000)
+        if not flags.set(_fan_out_key(model_version_id), 1, nx=True, px=ttl_ms):
+            return False
+        explain_pending.apply_async(kwargs={"model_version_id": model_version_id}, queue=queue, retry=False)
+    except Exception as exc:  # noqa: BLE001 - fanning out is an optimisation, never a gate
+        logger.warning("could not fan out the explanations of version %s: %s", model_version_id, exc)
+        return False
+    return True
+
+
+def fan_out_flag_clear(model_version_id: int) -> None:
+    flags = _flags()
+    if flags is None:
+        return
+    try:
+        flags.delete(_fan_out_key(model_version_id))
+    except Exception as exc:  # noqa: BLE001 - the flag expires by itself
+        logger.warning("could not clear the fan-out flag of version %s: %s", model_version_id, exc)
+
+
 def explanation_enqueue(*, model_version_id: int, queue: str | None = None, coalesce: bool = False) -> bool:
     """Publish one drain task for a model version. Never raises: a broker outage leaves the rows
     pending and the sweeper re-enqueues them once the broker is back.
@@ -650,6 +691,9 @@ def explanation_drain(*, model_version_id: int, max_batches: int | None = None) 
     if version is None:
         logger.info("model version %s is gone; nothing to explain", model_version_id)
         return {"done": 0, "failed": 0, "batches": 0}
+    # This drain has started: a fan-out task published from now on is a new one (see
+    # explanation_fan_out).
+    fan_out_flag_clear(model_version_id)
     done = failed = batches = 0
     explained: list[int] = []
     overlap = connection.vendor == "postgresql" and not connection.in_atomic_block
@@ -683,6 +727,8 @@ def explanation_drain(*, model_version_id: int, max_batches: int | None = None) 
             if not ids:
                 break
             batches += 1
+            if len(ids) == settings.EXPLAIN_BATCH_SIZE:
+                explanation_fan_out(model_version_id=model_version_id, queue=queue_for(version))
             features = _features_of(ids)
             try:
                 schema, result, grouped = explanation_compute(version=version, features=features)

@@ -121,12 +121,13 @@ def broker():
 
 
 def _clear_publish_flags() -> None:
-    """Purged tasks leave their "a drain is queued" flags behind; a test starts without them."""
+    """Purged tasks leave their "a drain is queued" and fan-out flags behind; a test starts
+    without them."""
     import redis
     from django.conf import settings
 
     flags = redis.Redis.from_url(settings.EXPLAIN_PUBLISH_FLAG_URL)
-    for key in flags.scan_iter("rationale:explain:queued:*"):
+    for key in flags.scan_iter("rationale:explain:*"):
         flags.delete(key)
 
 

@@ -103,6 +103,23 @@ def test_credit_explanations_are_exact_and_reproducible(
     assert verify_chain().ok
 
 
+def test_a_backlog_is_shared_by_every_free_worker_process(
+    worker_factory, integration, credit_version, credit_trained
+):
+    rows = credit_trained.sample_rows
+    n = 1200
+    post_bulk(integration, "credit-risk", [rows[i % len(rows)] for i in range(n)], prefix="backlog")
+    # One drain task waits for the whole backlog; the worker starts after it was published.
+    worker = worker_factory(concurrency=2, env={"EXPLAIN_BATCH_SIZE": "32", "EXPLAIN_THREADS": "1"})
+    wait_until(all_finished(n), timeout=120, what=f"{n} explanations")
+
+    explanations = list(Explanation.objects.values_list("status", "attempts", "worker"))
+    assert len(explanations) == n
+    assert {(status, attempts) for status, attempts, _ in explanations} == {("done", 1)}, worker.log()[-2000:]
+    processes = {w.split("/")[0] for _, _, w in explanations}
+    assert len(processes) == 2, worker.log()[-2000:]
+
+
 def test_digit_explanations_use_deep_shap_and_add_up(worker, integration, digits_version, digits_trained):
     rows = digits_trained.sample_rows[:6]
     created = post_bulk(integration, "digit-reader", rows)
