@@ -5,8 +5,9 @@
     .venv/bin/python bench/explain.py digits  [--images 200]
     .venv/bin/python bench/explain.py all
 
-drain:   N pending credit decisions, one worker (concurrency 1) drains them: explanations/s end to
-         end (claim, compute, store, audit) from the task's publication to the last finished_at;
+drain:   N pending credit decisions, one worker drains them (--worker-concurrency processes, 1 by
+         default): explanations/s end to end (claim, compute, store, audit) from the task's
+         publication to the last finished_at;
          then, with no worker running, raw batched xgboost pred_contribs on the same encoded rows
          (1 and all threads, each OpenMP wait policy; the best is the reference), and one new
          shap.TreeExplainer per decision on a sample (extrapolated).
@@ -162,7 +163,13 @@ def bench_drain(args) -> dict:
     _flush_tasks()
 
     load_before = harness.load_average()
-    worker = harness.celery_worker(EXPLAIN_BATCH_SIZE=str(args.batch_size), EXPLAIN_BATCH_WAIT_MS="0")
+    threads = {"EXPLAIN_THREADS": str(args.explain_threads)} if args.explain_threads is not None else {}
+    worker = harness.celery_worker(
+        concurrency=args.worker_concurrency,
+        EXPLAIN_BATCH_SIZE=str(args.batch_size),
+        EXPLAIN_BATCH_WAIT_MS="0",
+        **threads,
+    )
     try:
         cpu = harness.cpu_seconds()
         t0 = time.perf_counter()
@@ -199,6 +206,8 @@ def bench_drain(args) -> dict:
     return {
         "decisions": len(ids),
         "batch_size": args.batch_size,
+        "worker_concurrency": args.worker_concurrency,
+        "explain_threads": args.explain_threads,
         "load_before": load_before,
         "load_after": harness.load_average(),
         "end_to_end_explanations_per_s": round(end_to_end, 1),
@@ -381,6 +390,15 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=20000)
     parser.add_argument("--batch-size", type=int, default=256, help="EXPLAIN_BATCH_SIZE for the worker")
     parser.add_argument("--batch-wait-ms", type=int, default=0, help="EXPLAIN_BATCH_WAIT_MS (latency)")
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=1,
+        help="drain: worker processes (a backlog fans out to all)",
+    )
+    parser.add_argument(
+        "--explain-threads", type=int, help="drain: EXPLAIN_THREADS per process (default: all cores)"
+    )
     parser.add_argument("--per-decision-sample", type=int, default=200)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--duration", type=float, default=30.0)
