@@ -204,6 +204,33 @@ def test_recording_publishes_one_drain_task_while_none_has_started(
         services.publish_flag_clear(credit_version.pk)
 
 
+def test_a_backlog_fans_out_one_waiting_task_at_a_time(pending, settings):
+    """Full batches publish a drain task for other processes, but never more than one that has
+    not started; a drain that starts lets the next full batch publish again."""
+    import redis
+
+    from config.celery import app
+
+    settings.EXPLAIN_BATCH_SIZE = 2  # 5 pending: batches of 2, 2 and 1
+    queue = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    app.control.purge()
+    services.fan_out_flag_clear(pending.pk)
+    try:
+        assert services.explanation_drain(model_version_id=pending.pk)["batches"] == 3
+        assert queue.llen("cpu") == 1  # two full batches, one task
+        Explanation.objects.update(status="pending", worker="")
+        services.explanation_drain(model_version_id=pending.pk)  # as the fanned-out task starting
+        assert queue.llen("cpu") == 2
+        # A batch that is not full publishes nothing.
+        Explanation.objects.filter(pk__in=Explanation.objects.values("pk")[:1]).update(status="pending")
+        services.fan_out_flag_clear(pending.pk)
+        services.explanation_drain(model_version_id=pending.pk)
+        assert queue.llen("cpu") == 2
+    finally:
+        app.control.purge()
+        services.fan_out_flag_clear(pending.pk)
+
+
 @pytest.fixture
 def store_thread():
     yield
