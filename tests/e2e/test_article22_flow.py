@@ -12,36 +12,20 @@ root); the test is skipped, saying which is missing, without them.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from django.db import connections
 
 from decisions.models import ReviewRequest
 from explanations.models import Explanation
 from tests.services import wait_until
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls below are not async.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "var" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 RATIONALE = (
     "The applicant's bank statement shows savings of 1,200 DM, not under 100 DM as recorded. "
     "With the corrected savings the loan is affordable, so I approve it."
@@ -49,19 +33,11 @@ RATIONALE = (
 
 
 @pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+def axe(browser):
+    """The browser, with axe-core at hand for the accessibility checks."""
     if not AXE.exists():
         pytest.skip(f"axe-core is missing at {AXE.relative_to(ROOT)}: run `npm ci` at the repository root")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-        # ORM calls made inside Playwright's greenlet get a database connection of their own;
-        # close it here, or the test database cannot be dropped at the end of the session.
-        connections.close_all()
+    return browser
 
 
 class Shots:
@@ -95,8 +71,9 @@ def test_subject_contests_caseworker_overturns_subject_reads_the_outcome(
     credit_trained,
     caseworker,
     live_server,
-    browser,
+    axe,
 ):
+    browser = axe
     shot = Shots()
     # The controller's system records decisions; pick a refused applicant.
     payload = {
