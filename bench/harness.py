@@ -76,7 +76,7 @@ def host_speed() -> dict[str, float]:
     """Seconds for a fixed pure-Python loop of 10 million additions, best of 3.
 
     Hosts of the same kind differ up to 3x between sessions and drift within one (stop 10's
-    host: 0.59-0.77 s). Every benchmark records this beside its figures, so that figures from
+    host: 0.50-0.77 s). Every benchmark records this beside its figures, so that figures from
     different hosts are read against each other's speed, not taken as the code's.
     """
     best = float("inf")
