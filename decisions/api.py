@@ -31,7 +31,10 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     required=False,
-    description="a retry with the same key and body returns the first response",
+    description=(
+        "a retry with the same key and body returns the first response; the same key with another "
+        "body is 422; an empty key is 400 (send no header instead)"
+    ),
 )
 
 

@@ -47,9 +47,14 @@ def idempotent(request, handler: Callable[[], tuple[int, dict]]) -> Response:
     """Run `handler` (which records and returns (status, body)) at most once per key."""
     key = request.headers.get("Idempotency-Key")
     api_key = request.auth
-    if not key or not isinstance(api_key, ApiKey):
+    if key is None or not isinstance(api_key, ApiKey):
         status, body = handler()
         return Response(body, status=status)
+    if not key.strip():
+        # A client whose key generator failed would otherwise lose the protection unawares.
+        raise ApplicationError(
+            "Idempotency-Key is empty", fields={"Idempotency-Key": "a non-empty key, or no header at all"}
+        )
     if len(key) > MAX_KEY_LENGTH:
         raise ApplicationError(
             "Idempotency-Key too long", fields={"Idempotency-Key": f"at most {MAX_KEY_LENGTH} characters"}

@@ -150,6 +150,14 @@ def test_same_key_different_body_refused(integration, credit_version, applicant)
     assert Decision.objects.count() == 1
 
 
+@pytest.mark.parametrize("key", ["", "   "])
+def test_an_empty_idempotency_key_is_refused_and_records_nothing(integration, credit_version, applicant, key):
+    response = post(integration, body(applicant), HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"Idempotency-Key": "a non-empty key, or no header at all"}
+    assert Decision.objects.count() == 0
+
+
 def test_failed_request_does_not_burn_the_key(integration, credit_version, applicant):
     key = str(uuid.uuid4())
     assert post(integration, body({**applicant, "age_years": 5}), HTTP_IDEMPOTENCY_KEY=key).status_code == 400
