@@ -4,7 +4,9 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from .models import Decision, ModelVersion
-from .services import DecisionInput
+from .services import DECISION_FIELDS, DecisionInput, unknown_fields
+
+_FIELDS = frozenset(DECISION_FIELDS)
 
 
 class DecisionCreateSerializer(serializers.Serializer):
@@ -19,6 +21,21 @@ class DecisionCreateSerializer(serializers.Serializer):
     features = serializers.JSONField(
         help_text="feature name -> value, as the model version's schema declares"
     )
+
+    def to_internal_value(self, data):
+        """The fields' own checks, and an error for each key that is not a field, all at once."""
+        unknown = unknown_fields(data) if isinstance(data, dict) else {}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                exc.detail.update(
+                    {name: [serializers.ErrorDetail(m, "unknown")] for name, m in unknown.items()}
+                )
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
 
     def to_input(self) -> DecisionInput:
         return self._input(self.validated_data)
@@ -46,13 +63,14 @@ class DecisionCreateSerializer(serializers.Serializer):
         """The input that validation would give, for a plainly well-formed request; None for
         anything else, which the serializer then validates and, if wrong, reports.
 
-        "Plainly": every text field absent where optional, or a string of printable ASCII
-        within its length with nothing for DRF to trim, and features present and not null.
+        "Plainly": no key but the fields, every text field absent where optional, or a string
+        of printable ASCII within its length with nothing for DRF to trim, and features present
+        and not null.
         For those, DRF's CharField and JSONField return the value unchanged, so the result is
         the same. Building a serializer deep-copies its fields: about 10% of a recorded
         decision's CPU (bench/RESULTS.md, stop 9).
         """
-        if type(data) is not dict or data.get("features") is None:
+        if type(data) is not dict or data.get("features") is None or not data.keys() <= _FIELDS:
             return None
         for name, max_length, required, blank in cls._TEXT:
             if name not in data:
@@ -69,6 +87,14 @@ class DecisionCreateSerializer(serializers.Serializer):
 
 class BulkCreateSerializer(serializers.Serializer):
     decisions = serializers.ListField(child=serializers.DictField(), allow_empty=False)
+
+    def validate(self, attrs):
+        unknown = [name for name in self.initial_data if name != "decisions"]
+        if unknown:
+            raise serializers.ValidationError(
+                {str(name): "unknown field; a bulk request has only decisions" for name in unknown}
+            )
+        return attrs
 
 
 class ExplanationLinkSerializer(serializers.Serializer):

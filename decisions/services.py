@@ -234,6 +234,20 @@ def user_create(*, username: str, role: str, password: str, actor: Actor, email:
 
 
 # ---------------------------------------------------------------------------- decisions
+# The fields of a decision in a request. Anything else is refused, by name: a misspelt optional
+# field ("refrence") would otherwise be dropped and the decision recorded without it.
+DECISION_FIELDS = ("model", "model_version", "subject_ref", "reference", "features")
+
+
+def unknown_fields(raw: dict) -> dict[str, str]:
+    """An error per key of `raw` that is not a decision's field."""
+    return {
+        str(name): f"unknown field; a decision has {', '.join(DECISION_FIELDS)}"
+        for name in raw
+        if name not in DECISION_FIELDS
+    }
+
+
 @dataclass(frozen=True)
 class DecisionInput:
     model: str
@@ -241,6 +255,8 @@ class DecisionInput:
     subject_ref: str
     model_version: str | None = None
     reference: str = ""
+    # Keys of the request item that are not fields; `_check_item` refuses them.
+    unknown: tuple[str, ...] = ()
 
     @classmethod
     def from_raw(cls, raw: dict) -> DecisionInput:
@@ -251,6 +267,7 @@ class DecisionInput:
             subject_ref=raw.get("subject_ref"),
             model_version=raw.get("model_version") or None,
             reference=raw.get("reference") or "",
+            unknown=tuple(unknown_fields(raw)),
         )
 
 
@@ -312,7 +329,7 @@ def resolve_model_version(name: str, version: str | None = None) -> ModelVersion
 
 
 def _check_item(item: DecisionInput, versions: dict) -> tuple[ModelVersion | None, dict, dict]:
-    errors: dict[str, Any] = {}
+    errors: dict[str, Any] = unknown_fields(dict.fromkeys(item.unknown))
     if not isinstance(item.subject_ref, str) or not item.subject_ref.strip():
         errors["subject_ref"] = "this field is required"
     elif len(item.subject_ref) > 128:

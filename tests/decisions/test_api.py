@@ -89,6 +89,35 @@ def test_every_bad_field_is_reported_at_once(integration, credit_version, applic
     assert set(response.json()["errors"]["features"]) == {"age_years", "housing", "purpose"}
 
 
+UNKNOWN = "unknown field; a decision has model, model_version, subject_ref, reference, features"
+
+
+def test_a_field_that_is_not_a_decisions_is_refused_with_the_other_errors(
+    integration, credit_version, applicant
+):
+    response = post(integration, body(applicant, refrence="loan-42"))
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"refrence": UNKNOWN}
+    response = post(integration, body(applicant, refrence="loan-42", subject_ref=""))
+    assert set(response.json()["errors"]) == {"refrence", "subject_ref"}
+    assert Decision.objects.count() == 0
+
+
+def test_a_bulk_item_with_a_field_that_is_not_a_decisions_refuses_the_whole_request(
+    integration, credit_version, credit_trained
+):
+    items = [body(row, subject_ref=f"s-{i}") for i, row in enumerate(credit_trained.sample_rows[:3])]
+    items[1]["refrence"] = "loan-42"
+    response = integration.post(URL + "bulk/", data={"decisions": items}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["decisions"] == {"1": {"refrence": UNKNOWN}}
+    del items[1]["refrence"]
+    response = integration.post(URL + "bulk/", data={"decisions": items, "atomic": False}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"atomic": "unknown field; a bulk request has only decisions"}
+    assert Decision.objects.count() == 0
+
+
 def test_unknown_model_and_version_refused(integration, credit_version, applicant):
     response = post(integration, body(applicant, model="no-such-model"))
     assert response.status_code == 400 and "no-such-model" in response.json()["errors"]["model"]

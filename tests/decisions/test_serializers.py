@@ -17,7 +17,6 @@ BASE = {"model": "credit-risk", "subject_ref": "s-1", "features": FEATURES}
         {"reference": ""},
         {"reference": "loan-42"},
         {"reference": "r" * 128, "subject_ref": "s" * 128, "model": "m" * 64},
-        {"unknown": "ignored, as the serializer ignores it"},
     ],
 )
 def test_plainly_well_formed_requests_give_what_the_serializer_gives(change):
@@ -39,6 +38,7 @@ def test_plainly_well_formed_requests_give_what_the_serializer_gives(change):
         ({"subject_ref": ""}, False),
         ({"subject_ref": "a\x00b"}, False),
         ({"features": None}, False),
+        ({"refrence": "loan-42"}, False),  # not a field: refused, not dropped
     ],
 )
 def test_anything_else_is_left_to_the_serializer(change, serializer_valid):
