@@ -237,15 +237,12 @@ def user_create(*, username: str, role: str, password: str, actor: Actor, email:
 # The fields of a decision in a request. Anything else is refused, by name: a misspelt optional
 # field ("refrence") would otherwise be dropped and the decision recorded without it.
 DECISION_FIELDS = ("model", "model_version", "subject_ref", "reference", "features")
+UNKNOWN_FIELD = f"unknown field; a decision has {', '.join(DECISION_FIELDS)}"
 
 
 def unknown_fields(raw: dict) -> dict[str, str]:
     """An error per key of `raw` that is not a decision's field."""
-    return {
-        str(name): f"unknown field; a decision has {', '.join(DECISION_FIELDS)}"
-        for name in raw
-        if name not in DECISION_FIELDS
-    }
+    return {str(name): UNKNOWN_FIELD for name in raw if name not in DECISION_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -329,7 +326,7 @@ def resolve_model_version(name: str, version: str | None = None) -> ModelVersion
 
 
 def _check_item(item: DecisionInput, versions: dict) -> tuple[ModelVersion | None, dict, dict]:
-    errors: dict[str, Any] = unknown_fields(dict.fromkeys(item.unknown))
+    errors: dict[str, Any] = dict.fromkeys(item.unknown, UNKNOWN_FIELD)
     if not isinstance(item.subject_ref, str) or not item.subject_ref.strip():
         errors["subject_ref"] = "this field is required"
     elif len(item.subject_ref) > 128:

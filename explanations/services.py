@@ -86,25 +86,34 @@ def publish_flag_set(model_version_id: int) -> bool:
     every drain clears the flag *before* each claim (publish_flag_clear), so that claim sees the
     rows. A Redis error means "publish": coalescing is an optimisation, never a gate.
     """
-    flags = _flags()
-    if flags is None:
+    if _flags() is None:
         return True
     try:
-        ttl_ms = int(settings.EXPLAIN_PUBLISH_FLAG_SECONDS * 1000)
-        return bool(flags.set(_flag_key(model_version_id), 1, nx=True, px=ttl_ms))
+        return _flag_set(_flag_key(model_version_id))
     except Exception as exc:  # noqa: BLE001 - any Redis failure falls back to publishing
         logger.warning("publish flag unavailable (%s); publishing", exc)
         return True
 
 
 def publish_flag_clear(model_version_id: int) -> None:
+    # If it stays, it expires by itself; the sweeper covers the gap.
+    _flag_clear(_flag_key(model_version_id), f"publish flag of version {model_version_id}")
+
+
+def _flag_set(key: str) -> bool:
+    """Set a flag unless it is set, for EXPLAIN_PUBLISH_FLAG_SECONDS; True if this call set it.
+    Raises on a Redis error: what that means is the caller's to decide."""
+    return bool(_flags().set(key, 1, nx=True, px=int(settings.EXPLAIN_PUBLISH_FLAG_SECONDS * 1000)))
+
+
+def _flag_clear(key: str, what: str) -> None:
     flags = _flags()
     if flags is None:
         return
     try:
-        flags.delete(_flag_key(model_version_id))
-    except Exception as exc:  # noqa: BLE001 - the flag expires by itself; the sweeper covers the gap
-        logger.warning("could not clear the publish flag of version %s: %s", model_version_id, exc)
+        flags.delete(key)
+    except Exception as exc:  # noqa: BLE001 - every flag expires by itself
+        logger.warning("could not clear the %s: %s", what, exc)
 
 
 def _fan_out_key(model_version_id: int) -> str:
@@ -124,12 +133,10 @@ def explanation_fan_out(*, model_version_id: int, queue: str) -> bool:
     """
     from .tasks import explain_pending
 
-    flags = _flags()
-    if flags is None:
+    if _flags() is None:
         return False
     try:
-        ttl_ms = int(settings.EXPLAIN_PUBLISH_FLAG_SECONDS * 1000)
-        if not flags.set(_fan_out_key(model_version_id), 1, nx=True, px=ttl_ms):
+        if not _flag_set(_fan_out_key(model_version_id)):
             return False
         explain_pending.apply_async(kwargs={"model_version_id": model_version_id}, queue=queue, retry=False)
     except Exception as exc:  # noqa: BLE001 - fanning out is an optimisation, never a gate
@@ -139,13 +146,7 @@ def explanation_fan_out(*, model_version_id: int, queue: str) -> bool:
 
 
 def fan_out_flag_clear(model_version_id: int) -> None:
-    flags = _flags()
-    if flags is None:
-        return
-    try:
-        flags.delete(_fan_out_key(model_version_id))
-    except Exception as exc:  # noqa: BLE001 - the flag expires by itself
-        logger.warning("could not clear the fan-out flag of version %s: %s", model_version_id, exc)
+    _flag_clear(_fan_out_key(model_version_id), f"fan-out flag of version {model_version_id}")
 
 
 def explanation_enqueue(*, model_version_id: int, queue: str | None = None, coalesce: bool = False) -> bool:
