@@ -54,9 +54,8 @@ class EventSpec:
     data: dict = field(default_factory=dict)
 
 
-def event_hash(
+def event_body(
     *,
-    prev_hash: str,
     created_at: datetime,
     actor_type: str,
     actor_id: str,
@@ -65,8 +64,8 @@ def event_hash(
     object_id: str,
     data: dict,
 ) -> str:
-    """sha256 over the previous hash and a canonical JSON of the event's own fields."""
-    body = json.dumps(
+    """The canonical JSON of an event's own fields: what its hash covers after prev_hash."""
+    return json.dumps(
         {
             "created_at": created_at.astimezone(UTC).isoformat(timespec="microseconds"),
             "actor_type": actor_type,
@@ -80,7 +79,14 @@ def event_hash(
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def event_hash(*, prev_hash: str, **fields: Any) -> str:
+    """sha256 over the previous hash and a canonical JSON of the event's own fields.
+
+    PostgreSQL's `rationale_audit_append` (migration 0007) computes the same from the same body.
+    """
+    return hashlib.sha256((prev_hash + event_body(**fields)).encode()).hexdigest()
 
 
 def lock_chain() -> str:
@@ -129,11 +135,46 @@ _DATA = EVENT_COLUMNS.index("data")
 _INSERT_ROWS = 500  # per INSERT where COPY is not used: well inside SQLite's 32,766 parameters
 
 
+def audit_append_call(events: list[EventSpec]) -> tuple[str, list]:
+    """PostgreSQL: (sql, params) of a call of `rationale_audit_append` (migration 0007) that
+    appends `events`, in order, onto the chain's head, in one round trip.
+
+    The call is an expression: run it as `SELECT <call>`, or inside a caller's own statement
+    (which must reference its result, or PostgreSQL does not evaluate it). The chain lock it
+    takes is held to the end of the transaction.
+    """
+    now = timezone.now()
+    columns: list[list] = [[], [], [], [], [], [], []]
+    for spec in events:
+        actor_type, action = str(spec.actor.type), str(spec.action)
+        fields = (actor_type, spec.actor.id, action, spec.object_type, spec.object_id)
+        body = event_body(
+            created_at=now,
+            actor_type=actor_type,
+            actor_id=spec.actor.id,
+            action=action,
+            object_type=spec.object_type,
+            object_id=spec.object_id,
+            data=spec.data,
+        )
+        values = (*fields, json.dumps(spec.data, ensure_ascii=False), body.encode())
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return "rationale_audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s)", [_CHAIN_LOCK_KEY, now, *columns]
+
+
 def audit_record_many(*, events: list[EventSpec]) -> int:
     """Append events in order under one lock acquisition (bulk ingest, a worker's batch)."""
     if not events:
         return 0
     table, columns = AuditEvent._meta.db_table, ", ".join(EVENT_COLUMNS)
+    if connection.vendor == "postgresql" and len(events) < COPY_MIN_EVENTS:
+        # Lock, head and rows in one round trip, the hashes computed by the function. Outside
+        # a transaction the statement is its own, so it needs no BEGIN and COMMIT either.
+        call, params = audit_append_call(events)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {call}", params)  # noqa: S608 - a fixed call; values are parameters
+        return len(events)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         rows = _chained(events)
         for row in rows:

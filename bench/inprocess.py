@@ -34,6 +34,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600, help="measured requests")
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--profile", type=int, default=0, help="print this many cProfile rows")
+    parser.add_argument(
+        "--sort", default="cumulative", help="cProfile order: cumulative (default) or tottime"
+    )
     args = parser.parse_args()
 
     exists = f"SELECT 1 FROM pg_database WHERE datname = '{harness.DB_NAME}'"  # noqa: S608 - our constant
@@ -106,7 +109,7 @@ def main() -> None:
             for _ in range(args.requests):
                 one()
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+            pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.profile)
 
 
 if __name__ == "__main__":

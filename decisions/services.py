@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import Action
-from audit.services import Actor, EventSpec, audit_record, audit_record_many
+from audit.services import Actor, EventSpec, audit_append_call, audit_record, audit_record_many
 from config.errors import ApplicationError
 from explanations.services import (
     explanations_create_pending,
@@ -440,31 +440,31 @@ def decision_record_many(
         )
         for item, (version, clean), outcome, token in zip(items, checked, outcomes, tokens, strict=True)
     ]
-    with transaction.atomic():
-        if connection.vendor == "postgresql" and len(decisions) <= _ONE_STATEMENT_MAX:
-            explanations = _insert_few_postgresql(decisions)
-        else:
+    events = [
+        EventSpec(
+            actor=actor,
+            action=Action.DECISION_RECORDED,
+            object_type="decision",
+            object_id=str(d.pk),
+            data={
+                "model_version": d.model_version_id,
+                "features_sha256": d.features_sha256,
+                "score": repr(d.score),
+                "outcome": d.outcome,
+            },
+        )
+        for d in decisions
+    ]
+    if connection.vendor == "postgresql" and len(decisions) <= _ONE_STATEMENT_MAX:
+        # One statement, so its own transaction unless the caller has opened one.
+        explanations = _insert_few_postgresql(decisions, events)
+    else:
+        with transaction.atomic():
             # Django 5.2 sends one array per column (UNNEST) on PostgreSQL: cheaper than a
             # hand-written VALUES list from about 16 rows on (stops 8 and 9).
             Decision.objects.bulk_create(decisions)
             explanations = explanations_create_pending(decisions=decisions)
-        audit_record_many(
-            events=[
-                EventSpec(
-                    actor=actor,
-                    action=Action.DECISION_RECORDED,
-                    object_type="decision",
-                    object_id=str(d.pk),
-                    data={
-                        "model_version": d.model_version_id,
-                        "features_sha256": d.features_sha256,
-                        "score": repr(d.score),
-                        "outcome": d.outcome,
-                    },
-                )
-                for d in decisions
-            ]
-        )
+            audit_record_many(events=events)
     return [
         RecordedDecision(decision=d, access_token=t, explanation=e)
         for d, t, e in zip(decisions, tokens, explanations, strict=True)
@@ -475,33 +475,45 @@ def decision_record_many(
 _ONE_STATEMENT_MAX = 8
 
 
-def _insert_few_postgresql(decisions: list[Decision]) -> list:
-    """A few decisions and their pending explanations in ONE statement: the decisions' INSERT
-    ... VALUES in a CTE, then the explanations' INSERT (pending_insert), which references
-    rows of the same statement (the foreign key is checked at commit).
+def _insert_few_postgresql(decisions: list[Decision], events: list[EventSpec]) -> list:
+    """A few decisions, their pending explanations and their audit events in ONE statement.
+
+    The decisions' INSERT ... VALUES and the explanations' INSERT (pending_insert), which
+    references rows of the same statement (the foreign key is checked at commit), are CTEs; the
+    audit events are appended by `rationale_audit_append` (audit migration 0007), which takes the
+    chain lock and reads the head inside the statement. Outside a caller's transaction the
+    statement is its own transaction: no BEGIN, no COMMIT, no separate lock round trip.
 
     For one decision, bulk_create's query building cost more CPU than the database spent on both
-    rows, and the second statement was one more round trip: 0.23 against 0.31-0.38 ms of CPU,
-    and 0.44 against 0.56-0.63 ms of wall. From about 16 rows on, bulk_create's one array per
-    column is the cheaper way (bench/RESULTS.md, stop 9).
+    rows, and every extra statement was one more round trip. From about 16 rows on, bulk_create's
+    one array per column is the cheaper way (bench/RESULTS.md, stops 9 and 11).
     """
     fields = Decision._meta.concrete_fields
     quote = connection.ops.quote_name
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
     now = decisions[0].decided_at
     pending, pending_params = pending_insert(decisions=decisions, queued_at=now)
-    # Identifiers come from the model's metadata; every value is a parameter.
+    append, append_params = audit_append_call(events)
+    # Identifiers come from the model's metadata; every value is a parameter. The aggregate
+    # reads both INSERTs to the end and yields exactly one row, whose target list then calls the
+    # audit function once: the chain lock is taken after the rows are written, and held only
+    # for the events' insert and the commit, as before.
     sql = (
         f"WITH recorded AS (INSERT INTO {quote(Decision._meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(field.column) for field in fields)}) VALUES {', '.join([one] * len(decisions))}) "
-        f"{pending}"
+        f"({', '.join(quote(field.column) for field in fields)}) VALUES {', '.join([one] * len(decisions))} "
+        f"RETURNING {quote(Decision._meta.pk.column)}), "
+        f"pending AS ({pending}), "
+        "written AS MATERIALIZED (SELECT array_agg(pending.decision_id) AS decisions, array_agg(pending.id) AS ids "
+        f"FROM pending JOIN recorded ON recorded.{quote(Decision._meta.pk.column)} = pending.decision_id) "
+        f"SELECT written.decisions, written.ids, {append} FROM written"
     )
     params = [
         field.get_db_prep_save(getattr(d, field.attname), connection) for d in decisions for field in fields
     ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *pending_params])
-        inserted = dict(cursor.fetchall())
+        cursor.execute(sql, [*params, *pending_params, *append_params])
+        decision_ids, explanation_ids, _appended = cursor.fetchone()
+    inserted = dict(zip(decision_ids, explanation_ids, strict=True))
     return explanations_pending_inserted(decisions=decisions, ids=inserted, queued_at=now)
 
 

@@ -135,10 +135,12 @@ def test_command_exits_zero_when_intact_and_names_the_bad_event(capsys):
         call_command("verify_audit_chain")
 
 
-@pytest.mark.parametrize("copy_from", [16, 10**6], ids=["copy", "insert-statements"])
+@pytest.mark.parametrize("copy_from", [16, 10**6], ids=["copy", "append-function"])
 def test_bulk_events_chain_in_order_across_statement_chunks(monkeypatch, copy_from):
-    """1,101 events in one call: through COPY, and through multi-row INSERTs of at most 500 rows
-    (the path of small batches and of SQLite), the ids follow chain order and the data survive."""
+    """1,101 events in one call: through COPY, and through `rationale_audit_append` (the path of
+    small batches, whose hashes PostgreSQL computes), the ids follow chain order, the data
+    survive, and Python's verification recomputes every hash. (SQLite's multi-row INSERTs are
+    run by tests/test_embedded_default.py.)"""
     monkeypatch.setattr(audit_services, "COPY_MIN_EVENTS", copy_from)
     audit_record(
         actor=Actor.system("test"), action=Action.API_KEY_CREATED, object_type="api_key", object_id=0
@@ -156,13 +158,24 @@ def test_bulk_events_chain_in_order_across_statement_chunks(monkeypatch, copy_fr
     assert result.ok and result.checked == 1102
 
 
+def _append_in_python(spec: EventSpec) -> None:
+    audit_record(actor=spec.actor, action=spec.action, object_type=spec.object_type, object_id=spec.object_id)
+
+
+def _append_in_postgresql(spec: EventSpec) -> None:
+    audit_record_many(events=[spec])  # one event: rationale_audit_append
+
+
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_writers_each_link_to_the_head_the_previous_one_committed():
+@pytest.mark.parametrize("append", [_append_in_python, _append_in_postgresql], ids=["python", "function"])
+def test_concurrent_writers_each_link_to_the_head_the_previous_one_committed(append):
     """Writers queue on the chain lock; each must read the head only once it holds the lock.
 
     Every transaction keeps the lock a moment before committing, so the others are waiting on it
     with their statement already started: a head read with a snapshot from before the wait would
-    link two events to the same predecessor, and verification would fail.
+    link two events to the same predecessor, and verification would fail. Both ways of appending
+    are checked: the head read by Python after `rationale_audit_lock_head`, and the whole append
+    in `rationale_audit_append`.
     """
     import threading
     import time
@@ -178,11 +191,8 @@ def test_concurrent_writers_each_link_to_the_head_the_previous_one_committed():
             start.wait()
             for i in range(per_writer):
                 with transaction.atomic():
-                    audit_record(
-                        actor=Actor.system(f"writer-{w}"),
-                        action=Action.API_KEY_CREATED,
-                        object_type="api_key",
-                        object_id=f"{w}-{i}",
+                    append(
+                        EventSpec(Actor.system(f"writer-{w}"), Action.API_KEY_CREATED, "api_key", f"{w}-{i}")
                     )
                     time.sleep(0.002)
         except Exception as exc:  # noqa: BLE001 - reported by the main thread

@@ -1,0 +1,121 @@
+"""A few decisions are recorded on PostgreSQL by ONE statement, its own transaction: the
+decisions, their pending explanations and their audit events (`rationale_audit_append`).
+These tests run outside a test transaction, as a request does."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import DatabaseError, connection, connections, transaction
+
+from audit.chain import verify_chain
+from audit.models import Action, AuditEvent
+from audit.services import Actor, EventSpec, audit_record_many
+from decisions.models import Decision
+from decisions.services import DecisionInput, decision_record, decision_record_many
+from explanations.models import Explanation
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _item(row: dict, ref: str) -> DecisionInput:
+    return DecisionInput(model="credit-risk", features=row, subject_ref=ref)
+
+
+def test_a_decision_its_explanation_and_its_event_are_one_statement(credit_version, applicant):
+    from django.test.utils import CaptureQueriesContext
+
+    decision_record(item=_item(applicant, "s-0"), actor=Actor.system("tests"))  # loads the model
+    with CaptureQueriesContext(connection) as queries:
+        recorded = decision_record(item=_item(applicant, "s-1"), actor=Actor.system("tests"))
+    # The version lookup, then the write: no separate lock, head read, or audit insert (and no
+    # BEGIN or COMMIT, which psycopg sends outside the queries captured here).
+    assert len(queries) == 2, [q["sql"][:80] for q in queries]
+    assert "rationale_audit_append" in queries[1]["sql"]
+    decision = Decision.objects.get(pk=recorded.decision.pk)
+    assert Explanation.objects.get(decision=decision).pk == recorded.explanation.pk
+    event = AuditEvent.objects.get(action=Action.DECISION_RECORDED, object_id=str(decision.pk))
+    assert event.data["score"] == repr(decision.score) and event.actor_id == "tests"
+    result = verify_chain()
+    assert (
+        result.ok
+        and result.checked == 2 + AuditEvent.objects.exclude(action=Action.DECISION_RECORDED).count()
+    )
+
+
+@pytest.fixture
+def audit_inserts_fail():
+    """The database refuses audit events, as a full disk or a broken replica would."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'audit log unavailable'; END; $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_refuse BEFORE INSERT ON audit_auditevent "
+            "FOR EACH ROW EXECUTE FUNCTION test_refuse()"
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER test_refuse ON audit_auditevent")
+        cursor.execute("DROP FUNCTION test_refuse()")
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_a_failed_audit_append_leaves_no_decision(credit_version, credit_trained, audit_inserts_fail, n):
+    """No BEGIN, no COMMIT: the statement is the transaction, so its decisions and explanations
+    go with the audit event that could not be written."""
+    items = [_item(row, f"s-{i}") for i, row in enumerate(credit_trained.sample_rows[:n])]
+    with pytest.raises(DatabaseError, match="audit log unavailable"):
+        decision_record_many(items=items, actor=Actor.system("tests"))
+    assert not Decision.objects.exists()
+    assert not Explanation.objects.exists()
+    assert not AuditEvent.objects.filter(action=Action.DECISION_RECORDED).exists()
+
+
+def test_concurrent_decisions_link_to_the_head_each_previous_writer_committed(credit_version, credit_trained):
+    """Decision writers (autocommit) and slow writers that hold the chain lock a moment: each
+    decision's statement starts before the lock is free, so its event must be linked to the head
+    read after the lock is granted, not to one seen when the statement began."""
+    rows = credit_trained.sample_rows
+    writers, per_writer = 4, 12
+    start = threading.Barrier(writers)
+    failures = []
+
+    def record(w: int) -> None:
+        try:
+            start.wait()
+            for i in range(per_writer):
+                if w % 2:
+                    decision_record(
+                        item=_item(rows[(w * per_writer + i) % len(rows)], f"s-{w}-{i}"),
+                        actor=Actor.system("tests"),
+                    )
+                else:
+                    with transaction.atomic():
+                        audit_record_many(
+                            events=[
+                                EventSpec(
+                                    Actor.system(f"slow-{w}"), Action.API_KEY_CREATED, "api_key", f"{w}-{i}"
+                                )
+                            ]
+                        )
+                        time.sleep(0.002)
+        except Exception as exc:  # noqa: BLE001 - reported by the main thread
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=record, args=(w,)) for w in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert Decision.objects.count() == writers // 2 * per_writer
+    prev_hashes = list(AuditEvent.objects.values_list("prev_hash", flat=True))
+    assert len(set(prev_hashes)) == len(prev_hashes)  # no two events share a predecessor
+    result = verify_chain()
+    assert result.ok, result.describe()
