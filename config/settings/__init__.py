@@ -86,6 +86,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, whose health check asks the socket instead of sending SELECT 1.
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
     # Server-side binding lets psycopg prepare each statement a connection has run
     # DB_PREPARE_THRESHOLD times: PostgreSQL then parses and plans it once per connection, not on
     # every request. That was a third of PostgreSQL's CPU per recorded decision
