@@ -123,7 +123,7 @@ def main() -> None:
                 report["runs"].append(summary)
                 harness.log(str(summary))
 
-            if args.bulk_size:
+            if args.bulk_size and args.bulk_requests:
                 settle()
                 tag = f"{tag_base}bulk"
                 make = loadgen.bulk_payloads(rows, key, host, port, tag, args.bulk_size, args.keep_alive)

@@ -25,6 +25,11 @@ class Result:
     status: int
     latency_s: float
     body: bytes = b""
+    scheduled: float = 0.0  # perf_counter time the request was due
+
+
+# The timeline's window: p99 per window tells one stall apart from a uniformly slow run.
+WINDOW_S = 5.0
 
 
 @dataclass
@@ -44,6 +49,10 @@ class Run:
         for r in self.results:
             statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
         lat_ms = [1000 * r.latency_s for r in ok]
+        windows: dict[int, list[float]] = {}
+        start = min((r.scheduled for r in ok), default=0.0)
+        for r in ok:
+            windows.setdefault(int((r.scheduled - start) // WINDOW_S), []).append(1000 * r.latency_s)
         return {
             "mode": self.mode,
             "offered_per_s": self.offered_rate,
@@ -55,6 +64,9 @@ class Run:
             "achieved_requests_per_s": round(len(ok) / self.duration_s, 1),
             "achieved_decisions_per_s": round(per_request * len(ok) / self.duration_s, 1),
             "latency_ms": {k: round(v, 2) for k, v in percentiles(lat_ms).items()},
+            f"p99_ms_per_{WINDOW_S:g}s_sent": [
+                round(percentiles(windows[w])["p99"], 1) for w in sorted(windows)
+            ],
             "generator_fell_behind_by_10ms": self.late_starts,
         }
 
@@ -131,7 +143,7 @@ async def _one(run: Run, host, port, payload, scheduled: float, keep_body: bool,
             name = exc.__class__.__name__
             run.errors[name] = run.errors.get(name, 0) + 1
             return
-        run.results.append(Result(status, time.perf_counter() - scheduled, body))
+        run.results.append(Result(status, time.perf_counter() - scheduled, body, scheduled))
 
 
 async def open_loop(
