@@ -46,6 +46,30 @@ def test_events_link_into_one_chain():
     assert result.ok and result.checked == 3 and result.head_hash == events[2].hash
 
 
+def test_events_appended_by_postgresql_start_the_chain_and_hash_as_python_does():
+    """`rationale_audit_append` (a batch below COPY_MIN_EVENTS) on an empty log: the first event
+    links to the genesis hash, and each stored hash is the one Python computes."""
+    specs = [
+        EventSpec(Actor.system("test"), Action.API_KEY_CREATED, "api_key", str(i), {"name": "Zoë"})
+        for i in range(3)
+    ]
+    assert audit_record_many(events=specs) == 3
+    events = list(AuditEvent.objects.order_by("id"))
+    assert events[0].prev_hash == GENESIS_HASH
+    for prev, event in zip([GENESIS_HASH, *[e.hash for e in events]], events, strict=False):
+        assert event.prev_hash == prev
+        assert event.hash == audit_services.event_hash(
+            prev_hash=prev,
+            created_at=event.created_at,
+            actor_type=event.actor_type,
+            actor_id=event.actor_id,
+            action=event.action,
+            object_type=event.object_type,
+            object_id=event.object_id,
+            data=event.data,
+        )
+
+
 def test_database_refuses_update_and_delete():
     event = _events(1)[0]
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
