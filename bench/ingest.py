@@ -51,6 +51,11 @@ def main() -> None:
     parser.add_argument("--bulk-requests", type=int, default=20)
     parser.add_argument("--bulk-concurrency", type=int, default=2)
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds at 100/s before measuring")
+    parser.add_argument(
+        "--idempotency-keys",
+        action="store_true",
+        help="send a new Idempotency-Key with every single decision, as a careful client does",
+    )
     parser.add_argument("--reuse-db", action="store_true", help="do not recreate the database")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     parser.add_argument("--out", help="write the JSON summary here too")
@@ -66,6 +71,7 @@ def main() -> None:
         "machine": f"{_cpus()} cores",
         "host_speed": harness.host_speed(),
         "gunicorn": {"workers": args.workers, "threads": args.threads, "client_keep_alive": args.keep_alive},
+        "idempotency_keys": args.idempotency_keys,
         "load_before": harness.load_average(),
         "tree": str(harness.ROOT),
         "runs": [],
@@ -90,7 +96,9 @@ def main() -> None:
                     loadgen.open_loop(
                         host=host,
                         port=port,
-                        make_payload=loadgen.decision_payloads(rows, key, host, port, tag, args.keep_alive),
+                        make_payload=loadgen.decision_payloads(
+                            rows, key, host, port, tag, args.keep_alive, args.idempotency_keys
+                        ),
                         rate=rate,
                         duration=args.duration,
                     )
@@ -111,7 +119,9 @@ def main() -> None:
                     loadgen.closed_loop(
                         host=host,
                         port=port,
-                        make_payload=loadgen.decision_payloads(rows, key, host, port, tag, args.keep_alive),
+                        make_payload=loadgen.decision_payloads(
+                            rows, key, host, port, tag, args.keep_alive, args.idempotency_keys
+                        ),
                         concurrency=args.max_concurrency,
                         duration=args.max_duration,
                     )

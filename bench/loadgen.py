@@ -219,7 +219,13 @@ async def closed_loop(
 
 
 def decision_payloads(
-    rows: list[dict], api_key: str, host: str, port: int, tag: str, keep_alive: bool = False
+    rows: list[dict],
+    api_key: str,
+    host: str,
+    port: int,
+    tag: str,
+    keep_alive: bool = False,
+    idempotency_keys: bool = False,
 ) -> Callable[[int], bytes]:
     headers = {"Authorization": f"Api-Key {api_key}", "Content-Type": "application/json"}
 
@@ -229,7 +235,11 @@ def decision_payloads(
             "subject_ref": f"bench-{tag}-{i:07d}",
             "features": rows[i % len(rows)],
         }
-        return http_request("/api/v1/decisions/", json.dumps(body).encode(), headers, host, port, keep_alive)
+        # As a careful client sends them: a new key per decision, so every request records.
+        extra = {"Idempotency-Key": f"bench-{tag}-{i:07d}"} if idempotency_keys else {}
+        return http_request(
+            "/api/v1/decisions/", json.dumps(body).encode(), {**headers, **extra}, host, port, keep_alive
+        )
 
     return make
 
