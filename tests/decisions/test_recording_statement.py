@@ -119,3 +119,60 @@ def test_concurrent_decisions_link_to_the_head_each_previous_writer_committed(cr
     assert len(set(prev_hashes)) == len(prev_hashes)  # no two events share a predecessor
     result = verify_chain()
     assert result.ok, result.describe()
+
+
+def test_two_requests_racing_with_one_idempotency_key_record_one_decision(
+    integration, credit_version, applicant
+):
+    """Both requests find no record for the key and go on to record. The test holds the chain
+    lock until both wait on it inside their write; the first to commit keeps its decision, and
+    the second's insert of the key fails, rolls its decision back, and replays the first's."""
+    import json
+    import uuid
+
+    from audit.services import _CHAIN_LOCK_KEY
+    from tests.services import wait_until
+
+    key = str(uuid.uuid4())
+    payload = json.dumps({"model": "credit-risk", "subject_ref": "racer", "features": applicant})
+    responses = []
+
+    def post() -> None:
+        try:
+            responses.append(
+                integration.post(
+                    "/api/v1/decisions/",
+                    data=payload,
+                    content_type="application/json",
+                    HTTP_IDEMPOTENCY_KEY=key,
+                )
+            )
+        finally:
+            connections.close_all()
+
+    def waiting() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            return cursor.fetchone()[0]
+
+    holder = connections.create_connection("default")
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+        threads = [threading.Thread(target=post) for _ in range(2)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: waiting() == 2, timeout=20, what="both requests to wait for the chain lock")
+        with holder.cursor() as cursor:
+            cursor.execute("COMMIT")
+        for t in threads:
+            t.join()
+    finally:
+        holder.close()
+    assert sorted(r.status_code for r in responses) == [201, 201]
+    assert responses[0].json() == responses[1].json()
+    assert sorted(r.get("Idempotent-Replayed", "") for r in responses) == ["", "true"]
+    assert Decision.objects.count() == 1
+    assert str(Decision.objects.get().pk) == responses[0].json()["id"]
+    assert verify_chain().ok
