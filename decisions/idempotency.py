@@ -50,11 +50,12 @@ def _stored(api_key: ApiKey, key: str) -> tuple[str, int, dict] | None:
 def _store(api_key: ApiKey, key: str, request_sha: str, status_code: int, response: dict) -> None:
     """Insert the key's record (as IdempotencyRecord.objects.create would, at a third of the
     CPU); a concurrent request with the same key makes it raise IntegrityError."""
+    as_json = "%s::jsonb" if connection.vendor == "postgresql" else "%s"  # SQLite keeps JSON as text
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {IdempotencyRecord._meta.db_table} "  # noqa: S608
             "(api_key_id, key, request_sha256, status_code, response, created_at) "
-            "VALUES (%s, %s, %s, %s, %s::jsonb, %s)",
+            f"VALUES (%s, %s, %s, %s, {as_json}, %s)",
             [api_key.pk, key, request_sha, status_code, json.dumps(response), timezone.now()],
         )
 

@@ -50,10 +50,27 @@ auditor = user_create(username="audrey", role="auditor", password="x" * 16, acto
 export = export_create(user=auditor, kind="decisions", fmt="jsonl", mode="file", filters={})
 export = export_run(export_id=export.pk)
 lines = export_path(export).read_text().splitlines()
+statuses = sorted(set(Explanation.objects.values_list("status", flat=True)))
+
+# The API on SQLite, with the Idempotency-Key that the README's example sends.
+from django.test import Client
+
+from decisions.services import api_key_create
+
+_, raw_key = api_key_create(name="check", actor=Actor.system("check"))
+api = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+keyed_body = json.dumps({"model": trained.name, "subject_ref": "keyed", "features": rows[0]})
+keyed = [
+    api.post("/api/v1/decisions/", keyed_body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-1")
+    for _ in range(2)
+]
 print(json.dumps({
+    "keyed_statuses": [r.status_code for r in keyed],
+    "keyed_replayed": keyed[1].get("Idempotent-Replayed"),
+    "keyed_same_id": keyed[0].json()["id"] == keyed[1].json()["id"],
     "vendor": connection.vendor,
     "drained": drained,
-    "statuses": sorted(set(Explanation.objects.values_list("status", flat=True))),
+    "statuses": statuses,
     "stored": sorted(first.contributions),
     "labelled": [c["feature"] for c in first.labelled_contributions],
     "label": first.labelled_contributions[0]["label"],
@@ -87,3 +104,4 @@ def test_the_embedded_default_records_explains_exports_and_verifies(tmp_path):
     assert out["export_rows"] == 40 and out["export_counts"] == {"explanations": 40}
     assert sorted(out["exported_contributions"]) == sorted(out["names"])
     assert out["chain_ok"] is True
+    assert out["keyed_statuses"] == [201, 201] and out["keyed_replayed"] == "true" and out["keyed_same_id"]
