@@ -146,18 +146,12 @@ def audit_append_call(events: list[EventSpec]) -> tuple[str, list]:
     now = timezone.now()
     columns: list[list] = [[], [], [], [], [], [], []]
     for spec in events:
-        actor_type, action = str(spec.actor.type), str(spec.action)
-        fields = (actor_type, spec.actor.id, action, spec.object_type, spec.object_id)
-        body = event_body(
-            created_at=now,
-            actor_type=actor_type,
-            actor_id=spec.actor.id,
-            action=action,
-            object_type=spec.object_type,
-            object_id=spec.object_id,
-            data=spec.data,
+        fields = _own_fields(spec, now)
+        values = (
+            *(fields[name] for name in ("actor_type", "actor_id", "action", "object_type", "object_id")),
+            json.dumps(spec.data, ensure_ascii=False),
+            event_body(**fields).encode(),
         )
-        values = (*fields, json.dumps(spec.data, ensure_ascii=False), body.encode())
         for column, value in zip(columns, values, strict=True):
             column.append(value)
     return "rationale_audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s)", [_CHAIN_LOCK_KEY, now, *columns]
@@ -212,29 +206,22 @@ def _chained(events: list[EventSpec]) -> list[list]:
     now = timezone.now()
     rows = []
     for spec in events:
-        actor_type, action = str(spec.actor.type), str(spec.action)
-        digest = event_hash(
-            prev_hash=prev,
-            created_at=now,
-            actor_type=actor_type,
-            actor_id=spec.actor.id,
-            action=action,
-            object_type=spec.object_type,
-            object_id=spec.object_id,
-            data=spec.data,
-        )
-        rows.append(
-            [
-                now,
-                actor_type,
-                spec.actor.id,
-                action,
-                spec.object_type,
-                spec.object_id,
-                spec.data,
-                prev,
-                digest,
-            ]
-        )
+        fields = _own_fields(spec, now)
+        digest = event_hash(prev_hash=prev, **fields)
+        rows.append([*fields.values(), prev, digest])
         prev = digest
     return rows
+
+
+def _own_fields(spec: EventSpec, now: datetime) -> dict[str, Any]:
+    """An event's own fields, in EVENT_COLUMNS order (all but prev_hash and hash): what
+    event_body covers, whichever side computes the hash."""
+    return {
+        "created_at": now,
+        "actor_type": str(spec.actor.type),
+        "actor_id": spec.actor.id,
+        "action": str(spec.action),
+        "object_type": spec.object_type,
+        "object_id": spec.object_id,
+        "data": spec.data,
+    }

@@ -3,7 +3,6 @@ connection is checked without a round trip; one the server has closed is found a
 
 import psycopg
 import pytest
-from django.conf import settings
 from django.db import connection, connections
 
 from tests.services import wait_until
@@ -50,4 +49,3 @@ def test_a_connection_the_server_closed_is_replaced_before_the_next_request_uses
         cursor.execute("SELECT pg_backend_pid()")
         new = cursor.fetchone()[0]
     assert new != old
-    assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"]

@@ -4,18 +4,22 @@ These tests run outside a test transaction, as a request does."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import uuid
 
 import pytest
 from django.db import DatabaseError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from audit.chain import verify_chain
 from audit.models import Action, AuditEvent
-from audit.services import Actor, EventSpec, audit_record_many
+from audit.services import _CHAIN_LOCK_KEY, Actor, EventSpec, audit_record_many
 from decisions.models import Decision
 from decisions.services import DecisionInput, decision_record, decision_record_many
 from explanations.models import Explanation
+from tests.services import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,8 +29,6 @@ def _item(row: dict, ref: str) -> DecisionInput:
 
 
 def test_a_decision_its_explanation_and_its_event_are_one_statement(credit_version, applicant):
-    from django.test.utils import CaptureQueriesContext
-
     decision_record(item=_item(applicant, "s-0"), actor=Actor.system("tests"))  # loads the model
     with CaptureQueriesContext(connection) as queries:
         recorded = decision_record(item=_item(applicant, "s-1"), actor=Actor.system("tests"))
@@ -127,12 +129,6 @@ def test_two_requests_racing_with_one_idempotency_key_record_one_decision(
     """Both requests find no record for the key and go on to record. The test holds the chain
     lock until both wait on it inside their write; the first to commit keeps its decision, and
     the second's insert of the key fails, rolls its decision back, and replays the first's."""
-    import json
-    import uuid
-
-    from audit.services import _CHAIN_LOCK_KEY
-    from tests.services import wait_until
-
     key = str(uuid.uuid4())
     payload = json.dumps({"model": "credit-risk", "subject_ref": "racer", "features": applicant})
     responses = []
