@@ -15,7 +15,7 @@ from audit.services import Actor
 from . import selectors, services
 from .auth import IsAuditor, IsCaseworker, IsIntegration
 from .filters import DecisionFilter
-from .idempotency import idempotent
+from .idempotency import Claim, idempotent
 from .models import ApiKey
 from .serializers import (
     BulkCreateSerializer,
@@ -42,6 +42,22 @@ def actor_of(request) -> Actor:
     if isinstance(request.auth, ApiKey):
         return Actor.api_key(request.auth)
     return Actor.user(request.user)
+
+
+def decision_body_of(recorded: services.RecordedDecision) -> dict:
+    """A new decision's response body, the only one that holds its subject access link."""
+    return decision_body(
+        recorded.decision, explanation=recorded.explanation, access_url=recorded.subject_access_url
+    )
+
+
+def _write(prepared: services.PreparedDecisions, claim: Claim | None, respond) -> tuple[int, dict]:
+    """Write prepared decisions; 201 with `respond(recorded)`. The body is known before the write
+    (the decisions' ids and links are made in Python, their explanations are pending), so an
+    Idempotency-Key's record of it is written in the same statement as the decisions."""
+    body = respond(prepared.recorded)
+    services.decision_write(prepared, also=claim.record(status.HTTP_201_CREATED, body) if claim else None)
+    return status.HTTP_201_CREATED, body
 
 
 class DecisionPagination(CursorPagination):
@@ -78,18 +94,14 @@ class DecisionListCreate(ListAPIView):
         parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request):
-        def record():
+        def record(claim):
             item = DecisionCreateSerializer.plain_input(request.data)
             if item is None:
                 serializer = DecisionCreateSerializer(data=request.data)
                 serializer.is_valid(raise_exception=True)
                 item = serializer.to_input()
-            recorded = services.decision_record(item=item, actor=actor_of(request), api_key=request.auth)
-            return status.HTTP_201_CREATED, decision_body(
-                recorded.decision,
-                explanation=recorded.explanation,
-                access_url=recorded.subject_access_url,
-            )
+            prepared = services.decision_prepare_one(item=item, actor=actor_of(request), api_key=request.auth)
+            return _write(prepared, claim, lambda recorded: decision_body_of(recorded[0]))
 
         return idempotent(request, record)
 
@@ -114,22 +126,21 @@ class DecisionBulkCreate(APIView):
         ),
     )
     def post(self, request):
-        def record():
+        def record(claim):
             serializer = BulkCreateSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             # The service checks every item (shape, model, features) so that one 400 names
             # every bad field of every decision.
             items = [services.DecisionInput.from_raw(raw) for raw in serializer.validated_data["decisions"]]
-            recorded = services.decision_record_many(
-                items=items, actor=actor_of(request), api_key=request.auth
+            prepared = services.decision_prepare(items=items, actor=actor_of(request), api_key=request.auth)
+            return _write(
+                prepared,
+                claim,
+                lambda recorded: {
+                    "count": len(recorded),
+                    "decisions": [decision_body_of(r) for r in recorded],
+                },
             )
-            return status.HTTP_201_CREATED, {
-                "count": len(recorded),
-                "decisions": [
-                    decision_body(r.decision, explanation=r.explanation, access_url=r.subject_access_url)
-                    for r in recorded
-                ],
-            }
 
         return idempotent(request, record)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django.utils import timezone
 from rest_framework.response import Response
 
@@ -47,16 +47,37 @@ def _stored(api_key: ApiKey, key: str) -> tuple[str, int, dict] | None:
     return request_sha, status_code, json.loads(response) if isinstance(response, str) else response
 
 
-def _store(api_key: ApiKey, key: str, request_sha: str, status_code: int, response: dict) -> None:
-    """Insert the key's record (as IdempotencyRecord.objects.create would, at a third of the
-    CPU); a concurrent request with the same key makes it raise IntegrityError."""
-    as_json = "%s::jsonb" if connection.vendor == "postgresql" else "%s"  # SQLite keeps JSON as text
-    with connection.cursor() as cursor:
-        cursor.execute(
+class Claim:
+    """A keyed request's right to be answered once.
+
+    The handler records its response with `record(status, body)`, which returns the key's
+    INSERT (sql, params) for the handler to commit with its own writes: as part of the same
+    statement where it can (decisions_write), else in the same transaction. A concurrent
+    request that claimed the key first makes that INSERT raise IntegrityError, and with it
+    everything the handler wrote is rolled back.
+    """
+
+    def __init__(self, api_key: ApiKey, key: str, request_sha: str):
+        self.api_key, self.key, self.request_sha = api_key, key, request_sha
+        self.recorded = False
+
+    def record(self, status: int, body: dict) -> tuple[str, list]:
+        """The INSERT of the key's record with `body` sealed (RETURNING one row)."""
+        sealed = _fernet(self.api_key, self.key).encrypt(json.dumps(body).encode()).decode()
+        as_json = "%s::jsonb" if connection.vendor == "postgresql" else "%s"  # SQLite keeps JSON as text
+        self.recorded = True
+        return (
             f"INSERT INTO {IdempotencyRecord._meta.db_table} "  # noqa: S608
             "(api_key_id, key, request_sha256, status_code, response, created_at) "
-            f"VALUES (%s, %s, %s, %s, {as_json}, %s)",
-            [api_key.pk, key, request_sha, status_code, json.dumps(response), timezone.now()],
+            f"VALUES (%s, %s, %s, %s, {as_json}, %s) RETURNING 1",
+            [
+                self.api_key.pk,
+                self.key,
+                self.request_sha,
+                status,
+                json.dumps({"sealed": sealed}),
+                timezone.now(),
+            ],
         )
 
 
@@ -77,12 +98,13 @@ def _replay(stored: tuple[str, int, dict], api_key: ApiKey, key: str, request_sh
     return response
 
 
-def idempotent(request, handler: Callable[[], tuple[int, dict]]) -> Response:
-    """Run `handler` (which records and returns (status, body)) at most once per key."""
+def idempotent(request, handler: Callable[[Claim | None], tuple[int, dict]]) -> Response:
+    """Run `handler` at most once per Idempotency-Key. It records and returns (status, body);
+    given a Claim, it must commit `claim.record(status, body)` with its writes."""
     key = request.headers.get("Idempotency-Key")
     api_key = request.auth
     if key is None or not isinstance(api_key, ApiKey):
-        status, body = handler()
+        status, body = handler(None)
         return Response(body, status=status)
     if not key.strip():
         # A client whose key generator failed would otherwise lose the protection unawares.
@@ -97,15 +119,15 @@ def idempotent(request, handler: Callable[[], tuple[int, dict]]) -> Response:
     existing = _stored(api_key, key)
     if existing is not None:
         return _replay(existing, api_key, key, request_sha)
+    claim = Claim(api_key, key, request_sha)
     try:
-        with transaction.atomic():
-            status, body = handler()
-            sealed = _fernet(api_key, key).encrypt(json.dumps(body).encode()).decode()
-            _store(api_key, key, request_sha, status, {"sealed": sealed})
+        status, body = handler(claim)
     except IntegrityError:
         # A concurrent request with the same key won the race; our work was rolled back.
         existing = _stored(api_key, key)
         if existing is None:
             raise
         return _replay(existing, api_key, key, request_sha)
+    if not claim.recorded:
+        raise RuntimeError("an idempotent handler returned without recording its Idempotency-Key")
     return Response(body, status=status)

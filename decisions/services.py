@@ -23,6 +23,7 @@ from audit.models import Action
 from audit.services import Actor, EventSpec, audit_append_call, audit_record, audit_record_many
 from config.errors import ApplicationError
 from explanations.services import (
+    explanation_pending,
     explanations_create_pending,
     explanations_pending_inserted,
     pending_insert,
@@ -357,21 +358,46 @@ def _check_item(item: DecisionInput, versions: dict) -> tuple[ModelVersion | Non
 
 def decision_record(*, item: DecisionInput, actor: Actor, api_key: ApiKey | None = None) -> RecordedDecision:
     """Validate, predict with the registered version, and record one decision atomically."""
+    return decision_write(decision_prepare_one(item=item, actor=actor, api_key=api_key))[0]
+
+
+def decision_record_many(
+    *, items: list[DecisionInput], actor: Actor, api_key: ApiKey | None = None
+) -> list[RecordedDecision]:
+    """All or nothing: every item is validated before anything is written."""
+    return decision_write(decision_prepare(items=items, actor=actor, api_key=api_key))
+
+
+@dataclass(frozen=True)
+class PreparedDecisions:
+    """Decisions validated and predicted but not yet written (`decision_write` writes them).
+
+    `recorded` is what the write will return, so a caller can build its response first: each
+    decision's explanation is the pending one the write inserts with it.
+    """
+
+    recorded: list[RecordedDecision]
+    events: list[EventSpec]
+
+
+def decision_prepare_one(
+    *, item: DecisionInput, actor: Actor, api_key: ApiKey | None = None
+) -> PreparedDecisions:
+    """`decision_prepare` of one item, whose errors are named as the request's own fields."""
     try:
-        return decision_record_many(items=[item], actor=actor, api_key=api_key)[0]
+        return decision_prepare(items=[item], actor=actor, api_key=api_key)
     except ApplicationError as exc:
         if exc.fields.get("decisions"):
             raise ApplicationError("invalid decision", fields=exc.fields["decisions"][0]) from None
         raise
 
 
-def decision_record_many(
+def decision_prepare(
     *, items: list[DecisionInput], actor: Actor, api_key: ApiKey | None = None
-) -> list[RecordedDecision]:
-    """All or nothing: every item is validated before anything is written.
+) -> PreparedDecisions:
+    """Check every item and predict with its registered version; write nothing.
 
-    One prediction call per model version, one INSERT per table, one audit lock: this is the
-    bulk path's throughput. Explanations are queued after commit.
+    One prediction call per model version: this is the bulk path's throughput.
     """
     if not items:
         raise ApplicationError("no decisions", fields={"decisions": "must contain at least one decision"})
@@ -455,19 +481,42 @@ def decision_record_many(
         )
         for d in decisions
     ]
+    recorded = [
+        RecordedDecision(
+            decision=d, access_token=t, explanation=explanation_pending(decision=d, queued_at=now)
+        )
+        for d, t in zip(decisions, tokens, strict=True)
+    ]
+    return PreparedDecisions(recorded=recorded, events=events)
+
+
+def decision_write(
+    prepared: PreparedDecisions, *, also: tuple[str, list] | None = None
+) -> list[RecordedDecision]:
+    """Write prepared decisions, their pending explanations and their audit events atomically;
+    explanations are queued after commit.
+
+    `also` is one more `INSERT ... RETURNING` (sql, params) that must commit with the decisions
+    or not at all (an Idempotency-Key's record): if it fails, nothing is written. It must
+    return exactly one row.
+    """
+    decisions = [r.decision for r in prepared.recorded]
     if connection.vendor == "postgresql" and len(decisions) <= _ONE_STATEMENT_MAX:
         # One statement, so its own transaction unless the caller has opened one.
-        explanations = _insert_few_postgresql(decisions, events)
+        explanations = _insert_few_postgresql(decisions, prepared.events, also=also)
     else:
         with transaction.atomic():
             # Django 5.2 sends one array per column (UNNEST) on PostgreSQL: cheaper than a
             # hand-written VALUES list from about 16 rows on (stops 8 and 9).
             Decision.objects.bulk_create(decisions)
             explanations = explanations_create_pending(decisions=decisions)
-            audit_record_many(events=events)
+            audit_record_many(events=prepared.events)
+            if also is not None:
+                with connection.cursor() as cursor:
+                    cursor.execute(*also)
     return [
-        RecordedDecision(decision=d, access_token=t, explanation=e)
-        for d, t, e in zip(decisions, tokens, explanations, strict=True)
+        RecordedDecision(decision=r.decision, access_token=r.access_token, explanation=e)
+        for r, e in zip(prepared.recorded, explanations, strict=True)
     ]
 
 
@@ -475,7 +524,9 @@ def decision_record_many(
 _ONE_STATEMENT_MAX = 8
 
 
-def _insert_few_postgresql(decisions: list[Decision], events: list[EventSpec]) -> list:
+def _insert_few_postgresql(
+    decisions: list[Decision], events: list[EventSpec], *, also: tuple[str, list] | None = None
+) -> list:
     """A few decisions, their pending explanations and their audit events in ONE statement.
 
     The decisions' INSERT ... VALUES and the explanations' INSERT (pending_insert), which
@@ -483,6 +534,10 @@ def _insert_few_postgresql(decisions: list[Decision], events: list[EventSpec]) -
     audit events are appended by `rationale_audit_append` (audit migration 0007), which takes the
     chain lock and reads the head inside the statement. Outside a caller's transaction the
     statement is its own transaction: no BEGIN, no COMMIT, no separate lock round trip.
+
+    `also` (an Idempotency-Key's record) is one more CTE, joined into the aggregate: it is
+    inserted before the chain lock is taken, and if it fails (the key was taken meanwhile),
+    the whole statement and so every row of it is rolled back.
 
     For one decision, bulk_create's query building cost more CPU than the database spent on both
     rows, and every extra statement was one more round trip. From about 16 rows on, bulk_create's
@@ -494,24 +549,26 @@ def _insert_few_postgresql(decisions: list[Decision], events: list[EventSpec]) -
     now = decisions[0].decided_at
     pending, pending_params = pending_insert(decisions=decisions, queued_at=now)
     append, append_params = audit_append_call(events)
+    also_sql, also_params = also if also is not None else (None, [])
     # Identifiers come from the model's metadata; every value is a parameter. The aggregate
-    # reads both INSERTs to the end and yields exactly one row, whose target list then calls the
+    # reads the INSERTs to the end and yields exactly one row, whose target list then calls the
     # audit function once: the chain lock is taken after the rows are written, and held only
     # for the events' insert and the commit, as before.
+    also_cte, also_join = (f"also AS ({also_sql}), ", " CROSS JOIN also") if also_sql else ("", "")
     sql = (
-        f"WITH recorded AS (INSERT INTO {quote(Decision._meta.db_table)} "  # noqa: S608
+        f"WITH {also_cte}recorded AS (INSERT INTO {quote(Decision._meta.db_table)} "  # noqa: S608
         f"({', '.join(quote(field.column) for field in fields)}) VALUES {', '.join([one] * len(decisions))} "
         f"RETURNING {quote(Decision._meta.pk.column)}), "
         f"pending AS ({pending}), "
         "written AS MATERIALIZED (SELECT array_agg(pending.decision_id) AS decisions, array_agg(pending.id) AS ids "
-        f"FROM pending JOIN recorded ON recorded.{quote(Decision._meta.pk.column)} = pending.decision_id) "
+        f"FROM pending JOIN recorded ON recorded.{quote(Decision._meta.pk.column)} = pending.decision_id{also_join}) "
         f"SELECT written.decisions, written.ids, {append} FROM written"
     )
     params = [
         field.get_db_prep_save(getattr(d, field.attname), connection) for d in decisions for field in fields
     ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *pending_params, *append_params])
+        cursor.execute(sql, [*also_params, *params, *pending_params, *append_params])
         decision_ids, explanation_ids, _appended = cursor.fetchone()
     inserted = dict(zip(decision_ids, explanation_ids, strict=True))
     return explanations_pending_inserted(decisions=decisions, ids=inserted, queued_at=now)

@@ -190,7 +190,7 @@ def explanations_create_pending(*, decisions: list) -> list[Explanation]:
     now = timezone.now()
     if connection.vendor != "postgresql":
         explanations = Explanation.objects.bulk_create(
-            [Explanation(decision=d, model_version_id=d.model_version_id, queued_at=now) for d in decisions]
+            [explanation_pending(decision=d, queued_at=now) for d in decisions]
         )
         _enqueue_on_commit(decisions)
         return explanations
@@ -223,14 +223,18 @@ def pending_insert(*, decisions: list, queued_at) -> tuple[str, list]:
     return sql, [queued_at, [d.pk for d in decisions], [d.model_version_id for d in decisions]]
 
 
+def explanation_pending(*, decision, queued_at, pk: int | None = None) -> Explanation:
+    """The pending explanation a new decision is recorded with (not saved here)."""
+    return Explanation(
+        pk=pk, decision=decision, model_version_id=decision.model_version_id, queued_at=queued_at
+    )
+
+
 def explanations_pending_inserted(*, decisions: list, ids: dict, queued_at) -> list[Explanation]:
     """The pending explanations that pending_insert inserted for `decisions` (`ids`: decision
     id -> explanation id); their drain tasks are published after commit."""
     _enqueue_on_commit(decisions)
-    return [
-        Explanation(pk=ids[d.pk], decision=d, model_version_id=d.model_version_id, queued_at=queued_at)
-        for d in decisions
-    ]
+    return [explanation_pending(decision=d, queued_at=queued_at, pk=ids[d.pk]) for d in decisions]
 
 
 def _enqueue_on_commit(decisions: list) -> None:

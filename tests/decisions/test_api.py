@@ -217,6 +217,29 @@ def test_bulk_records_all(integration, credit_version, credit_trained, n):
     assert verify_chain().ok
 
 
+# 3: the key's record is written in the decisions' statement; 25: in their transaction.
+@pytest.mark.parametrize("n", [3, 25])
+def test_a_keyed_bulk_retry_returns_the_first_result_and_records_nothing_more(
+    integration, credit_version, credit_trained, n
+):
+    payload = {
+        "decisions": [body(r, subject_ref=f"s-{i}") for i, r in enumerate(credit_trained.sample_rows[:n])]
+    }
+    key = str(uuid.uuid4())
+
+    def send():
+        return integration.post(
+            URL + "bulk/", data=json.dumps(payload), content_type="application/json", HTTP_IDEMPOTENCY_KEY=key
+        )
+
+    first, second = send(), send()
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json() and second["Idempotent-Replayed"] == "true"
+    assert first.json()["count"] == n and Decision.objects.count() == n
+    assert IdempotencyRecord.objects.get().key == key
+    assert AuditEvent.objects.filter(action=Action.DECISION_RECORDED).count() == n
+
+
 def test_bulk_of_over_a_thousand_decisions_is_stored_in_order(integration, credit_version, credit_trained):
     """1,201 decisions in one request: every one stored, in request order, with its pending
     explanation and its chained audit event."""

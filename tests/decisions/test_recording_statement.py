@@ -123,33 +123,69 @@ def test_concurrent_decisions_link_to_the_head_each_previous_writer_committed(cr
     assert result.ok, result.describe()
 
 
-def test_two_requests_racing_with_one_idempotency_key_record_one_decision(
-    integration, credit_version, applicant
+def test_a_keyed_decision_is_recorded_with_its_key_in_one_statement(integration, credit_version, applicant):
+    """The key's record is a CTE of the decision's own statement: no BEGIN, no separate
+    INSERT, no COMMIT, and the chain lock is not held across a client round trip."""
+    payload = json.dumps({"model": "credit-risk", "subject_ref": "keyed", "features": applicant})
+
+    def send(key):
+        return integration.post(
+            "/api/v1/decisions/", data=payload, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key
+        )
+
+    send("warm-up")  # loads the model
+    with CaptureQueriesContext(connection) as queries:
+        response = send("the-key")
+    assert response.status_code == 201
+    # The API key, the Idempotency-Key's lookup, the version, then the write.
+    assert len(queries) == 4, [q["sql"][:80] for q in queries]
+    assert "rationale_audit_append" in queries[3]["sql"] and "idempotencyrecord" in queries[3]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT d.xmin::text, r.xmin::text FROM decisions_decision d, decisions_idempotencyrecord r "
+            "WHERE d.id = %s AND r.key = 'the-key'",
+            [response.json()["id"]],
+        )
+        decision_xact, record_xact = cursor.fetchone()
+    assert decision_xact == record_xact  # one transaction
+
+
+# 1: the key's claim is a CTE of the decisions' statement; 25: an INSERT in their transaction.
+@pytest.mark.parametrize("n", [1, 25])
+def test_two_requests_racing_with_one_idempotency_key_record_once(
+    integration, credit_version, credit_trained, n
 ):
     """Both requests find no record for the key and go on to record. The test holds the chain
-    lock until both wait on it inside their write; the first to commit keeps its decision, and
-    the second's insert of the key fails, rolls its decision back, and replays the first's."""
+    lock until both wait inside their write; the first to commit keeps its decisions, and the
+    second's insert of the key fails, rolls its decisions back, and replays the first's."""
     key = str(uuid.uuid4())
-    payload = json.dumps({"model": "credit-risk", "subject_ref": "racer", "features": applicant})
+    rows = credit_trained.sample_rows[:n]
+    if n == 1:
+        url, payload = (
+            "/api/v1/decisions/",
+            {"model": "credit-risk", "subject_ref": "racer", "features": rows[0]},
+        )
+    else:
+        items = [
+            {"model": "credit-risk", "subject_ref": f"racer-{i}", "features": r} for i, r in enumerate(rows)
+        ]
+        url, payload = "/api/v1/decisions/bulk/", {"decisions": items}
     responses = []
 
     def post() -> None:
         try:
             responses.append(
                 integration.post(
-                    "/api/v1/decisions/",
-                    data=payload,
-                    content_type="application/json",
-                    HTTP_IDEMPOTENCY_KEY=key,
+                    url, data=json.dumps(payload), content_type="application/json", HTTP_IDEMPOTENCY_KEY=key
                 )
             )
         finally:
             connections.close_all()
 
-    def waiting() -> int:
+    def waiting() -> list[str]:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-            return cursor.fetchone()[0]
+            cursor.execute("SELECT locktype FROM pg_locks WHERE NOT granted ORDER BY locktype")
+            return [row[0] for row in cursor.fetchall()]
 
     holder = connections.create_connection("default")
     try:
@@ -159,7 +195,11 @@ def test_two_requests_racing_with_one_idempotency_key_record_one_decision(
         threads = [threading.Thread(target=post) for _ in range(2)]
         for t in threads:
             t.start()
-        wait_until(lambda: waiting() == 2, timeout=20, what="both requests to wait for the chain lock")
+        wait_until(lambda: len(waiting()) == 2, timeout=20, what="both requests to wait in their write")
+        if n == 1:
+            # The claim comes before the chain lock: the second request waits for the first's
+            # key, not in the chain lock's queue.
+            assert waiting() == ["advisory", "transactionid"]
         with holder.cursor() as cursor:
             cursor.execute("COMMIT")
         for t in threads:
@@ -169,6 +209,10 @@ def test_two_requests_racing_with_one_idempotency_key_record_one_decision(
     assert sorted(r.status_code for r in responses) == [201, 201]
     assert responses[0].json() == responses[1].json()
     assert sorted(r.get("Idempotent-Replayed", "") for r in responses) == ["", "true"]
-    assert Decision.objects.count() == 1
-    assert str(Decision.objects.get().pk) == responses[0].json()["id"]
+    assert Decision.objects.count() == n and Explanation.objects.count() == n
+    kept = responses[0].json()
+    assert {str(pk) for pk in Decision.objects.values_list("pk", flat=True)} == (
+        {kept["id"]} if n == 1 else {d["id"] for d in kept["decisions"]}
+    )
+    assert AuditEvent.objects.filter(action=Action.DECISION_RECORDED).count() == n
     assert verify_chain().ok
