@@ -1,6 +1,6 @@
 """bench/inprocess: CPU per recorded decision inside one process, without HTTP or a server.
 
-    .venv/bin/python bench/inprocess.py [--requests 600] [--profile 40]
+    .venv/bin/python bench/inprocess.py [--requests 600] [--profile 40] [--idempotency-keys]
 
 Sends `POST /api/v1/decisions/` through Django's WSGI handler in this process (every middleware,
 DRF, the service, PostgreSQL and the Redis publish flag; no gunicorn, no sockets) and prints the
@@ -36,6 +36,9 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, help="print this many cProfile rows")
     parser.add_argument(
         "--sort", default="cumulative", help="cProfile order: cumulative (default) or tottime"
+    )
+    parser.add_argument(
+        "--idempotency-keys", action="store_true", help="send a new Idempotency-Key with every request"
     )
     args = parser.parse_args()
 
@@ -77,6 +80,8 @@ def main() -> None:
                 "wsgi.url_scheme": "http",
                 "wsgi.errors": sys.stderr,
             }
+            if args.idempotency_keys:
+                environ["HTTP_IDEMPOTENCY_KEY"] = f"inproc-{tag}-{sent}"
             status: list[str] = []
             b"".join(app(environ, lambda s, headers: status.append(s)))
             if not status[0].startswith("201"):
@@ -95,6 +100,7 @@ def main() -> None:
                 {
                     "tree": str(harness.ROOT),
                     "requests": args.requests,
+                    "idempotency_keys": args.idempotency_keys,
                     "cpu_ms_per_request": round(1000 * cpu / args.requests, 3),
                     "wall_ms_per_request": round(1000 * wall / args.requests, 3),
                     "postgres_cpu_ms_per_request": others.get("postgres"),

@@ -373,7 +373,7 @@ class PreparedDecisions:
     """Decisions validated and predicted but not yet written (`decision_write` writes them).
 
     `recorded` is what the write will return, so a caller can build its response first: each
-    decision's explanation is the pending one the write inserts with it.
+    decision's explanation is the pending one the write inserts with it (and gives its id).
     """
 
     recorded: list[RecordedDecision]
@@ -501,23 +501,21 @@ def decision_write(
     return exactly one row.
     """
     decisions = [r.decision for r in prepared.recorded]
+    explanations = [r.explanation for r in prepared.recorded]
     if connection.vendor == "postgresql" and len(decisions) <= _ONE_STATEMENT_MAX:
         # One statement, so its own transaction unless the caller has opened one.
-        explanations = _insert_few_postgresql(decisions, prepared.events, also=also)
+        _insert_few_postgresql(decisions, explanations, prepared.events, also=also)
     else:
         with transaction.atomic():
             # Django 5.2 sends one array per column (UNNEST) on PostgreSQL: cheaper than a
             # hand-written VALUES list from about 16 rows on (stops 8 and 9).
             Decision.objects.bulk_create(decisions)
-            explanations = explanations_create_pending(decisions=decisions)
+            explanations_create_pending(explanations=explanations)
             audit_record_many(events=prepared.events)
             if also is not None:
                 with connection.cursor() as cursor:
                     cursor.execute(*also)
-    return [
-        RecordedDecision(decision=r.decision, access_token=r.access_token, explanation=e)
-        for r, e in zip(prepared.recorded, explanations, strict=True)
-    ]
+    return prepared.recorded
 
 
 # Up to this many decisions (a single POST, a small bulk), one statement on PostgreSQL.
@@ -525,8 +523,12 @@ _ONE_STATEMENT_MAX = 8
 
 
 def _insert_few_postgresql(
-    decisions: list[Decision], events: list[EventSpec], *, also: tuple[str, list] | None = None
-) -> list:
+    decisions: list[Decision],
+    explanations: list,
+    events: list[EventSpec],
+    *,
+    also: tuple[str, list] | None = None,
+) -> None:
     """A few decisions, their pending explanations and their audit events in ONE statement.
 
     The decisions' INSERT ... VALUES and the explanations' INSERT (pending_insert), which
@@ -546,8 +548,7 @@ def _insert_few_postgresql(
     fields = Decision._meta.concrete_fields
     quote = connection.ops.quote_name
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    now = decisions[0].decided_at
-    pending, pending_params = pending_insert(decisions=decisions, queued_at=now)
+    pending, pending_params = pending_insert(explanations=explanations)
     append, append_params = audit_append_call(events)
     also_sql, also_params = also if also is not None else (None, [])
     # Identifiers come from the model's metadata; every value is a parameter. The aggregate
@@ -571,7 +572,7 @@ def _insert_few_postgresql(
         cursor.execute(sql, [*also_params, *params, *pending_params, *append_params])
         decision_ids, explanation_ids, _appended = cursor.fetchone()
     inserted = dict(zip(decision_ids, explanation_ids, strict=True))
-    return explanations_pending_inserted(decisions=decisions, ids=inserted, queued_at=now)
+    explanations_pending_inserted(explanations=explanations, ids=inserted)
 
 
 def hash_token(token: str) -> str:

@@ -179,32 +179,35 @@ def explanation_enqueue(*, model_version_id: int, queue: str | None = None, coal
     return True
 
 
-def explanations_create_pending(*, decisions: list) -> list[Explanation]:
-    """Create the pending explanation of each new decision; enqueue after commit.
+def explanation_pending(*, decision, queued_at) -> Explanation:
+    """The pending explanation a new decision is recorded with (not saved here)."""
+    return Explanation(decision=decision, model_version_id=decision.model_version_id, queued_at=queued_at)
+
+
+def explanations_create_pending(*, explanations: list[Explanation]) -> list[Explanation]:
+    """Insert new decisions' pending explanations (`explanation_pending`); enqueue after commit.
 
     (A few decisions on PostgreSQL are inserted together with theirs by the decisions' service:
     pending_insert, explanations_pending_inserted.)
     """
     from django.db import connection
 
-    now = timezone.now()
     if connection.vendor != "postgresql":
-        explanations = Explanation.objects.bulk_create(
-            [explanation_pending(decision=d, queued_at=now) for d in decisions]
-        )
-        _enqueue_on_commit(decisions)
+        Explanation.objects.bulk_create(explanations)
+        _enqueue_on_commit([e.decision for e in explanations])
         return explanations
-    sql, params = pending_insert(decisions=decisions, queued_at=now)
+    sql, params = pending_insert(explanations=explanations)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         inserted = dict(cursor.fetchall())
-    return explanations_pending_inserted(decisions=decisions, ids=inserted, queued_at=now)
+    return explanations_pending_inserted(explanations=explanations, ids=inserted)
 
 
-def pending_insert(*, decisions: list, queued_at) -> tuple[str, list]:
-    """PostgreSQL: (sql, params) of one INSERT ... SELECT FROM unnest of the decisions' ids, in
-    their order, RETURNING (decision_id, id). The decisions' service may prefix it with its own
-    CTE and parameters: the statement's placeholders are all positional.
+def pending_insert(*, explanations: list[Explanation]) -> tuple[str, list]:
+    """PostgreSQL: (sql, params) of one INSERT ... SELECT FROM unnest of the pending
+    explanations' decision ids, in their order, RETURNING (decision_id, id). The decisions'
+    service may prefix it with its own CTE and parameters: the statement's placeholders are all
+    positional.
 
     The row is all defaults but those: Django's bulk_create prepared and sent every one of the
     26 columns of every row, most of them empty JSON, which cost more than recording the
@@ -220,21 +223,20 @@ def pending_insert(*, decisions: list, queued_at) -> tuple[str, list]:
         "'', '', '', '', %s, 0, '' FROM unnest(%s::uuid[], %s::bigint[]) "
         "WITH ORDINALITY AS u(decision_id, model_version_id, n) ORDER BY u.n RETURNING decision_id, id"
     )
-    return sql, [queued_at, [d.pk for d in decisions], [d.model_version_id for d in decisions]]
+    return sql, [
+        explanations[0].queued_at,
+        [e.decision_id for e in explanations],
+        [e.model_version_id for e in explanations],
+    ]
 
 
-def explanation_pending(*, decision, queued_at, pk: int | None = None) -> Explanation:
-    """The pending explanation a new decision is recorded with (not saved here)."""
-    return Explanation(
-        pk=pk, decision=decision, model_version_id=decision.model_version_id, queued_at=queued_at
-    )
-
-
-def explanations_pending_inserted(*, decisions: list, ids: dict, queued_at) -> list[Explanation]:
-    """The pending explanations that pending_insert inserted for `decisions` (`ids`: decision
+def explanations_pending_inserted(*, explanations: list[Explanation], ids: dict) -> list[Explanation]:
+    """Give the pending explanations that pending_insert inserted their ids (`ids`: decision
     id -> explanation id); their drain tasks are published after commit."""
-    _enqueue_on_commit(decisions)
-    return [explanation_pending(decision=d, queued_at=queued_at, pk=ids[d.pk]) for d in decisions]
+    for e in explanations:
+        e.pk = ids[e.decision_id]
+    _enqueue_on_commit([e.decision for e in explanations])
+    return explanations
 
 
 def _enqueue_on_commit(decisions: list) -> None:
