@@ -51,10 +51,14 @@ class Claim:
     """A keyed request's right to be answered once.
 
     The handler records its response with `record(status, body)`, which returns the key's
-    INSERT (sql, params) for the handler to commit with its own writes: as part of the same
-    statement where it can (decisions_write), else in the same transaction. A concurrent
-    request that claimed the key first makes that INSERT raise IntegrityError, and with it
-    everything the handler wrote is rolled back.
+    INSERT (sql, params) for the handler to commit with its own writes: as a part of their one
+    statement where it can (`decisions.services.decision_write`), else in their transaction. A
+    concurrent request that claimed the key first makes that INSERT raise IntegrityError, and
+    everything the handler wrote is rolled back with it.
+
+    A keyed decision used to be wrapped in a transaction of its own (BEGIN, the decision, the
+    record's INSERT, COMMIT): three more round trips than an unkeyed one, with the audit chain's
+    lock held across two of them (bench/RESULTS.md, stops 11 and 12).
     """
 
     def __init__(self, api_key: ApiKey, key: str, request_sha: str):
