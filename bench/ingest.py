@@ -81,8 +81,11 @@ def main() -> None:
         with harness.stack(
             harness.redis_server, lambda: harness.gunicorn(workers=args.workers, threads=args.threads)
         ):
-            # Warm every worker: imports, the predictor cache, database connections.
-            warm = loadgen.decision_payloads(rows, key, host, port, f"{tag_base}w")
+            # Warm every worker: imports, the predictor cache, database connections, and the
+            # path the runs take (with keys, the key's lookup and its statement).
+            warm = loadgen.decision_payloads(
+                rows, key, host, port, f"{tag_base}w", idempotency_keys=args.idempotency_keys
+            )
             asyncio.run(
                 loadgen.open_loop(host=host, port=port, make_payload=warm, rate=100, duration=args.warmup)
             )
