@@ -246,7 +246,7 @@ def redis_flush() -> None:
     subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "flushall"], check=True, capture_output=True)
 
 
-def gunicorn(workers: int, threads: int = 1, **extra_env: str) -> Process:
+def gunicorn(workers: int, threads: int = 1, config: str | None = None, **extra_env: str) -> Process:
     if listening(WEB_PORT):
         raise RuntimeError(f"port {WEB_PORT} is taken; set BENCH_WEB_PORT")
     args = [
@@ -263,6 +263,7 @@ def gunicorn(workers: int, threads: int = 1, **extra_env: str) -> Process:
         "--backlog",
         "2048",
         "--preload",
+        *(["--config", config] if config else []),
     ]
     proc = Process("gunicorn", args, env=app_env(**extra_env)).start()
     wait_until(lambda: listening(WEB_PORT) or not proc.alive(), timeout=60, what="gunicorn")

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import harness
 import loadgen
@@ -58,6 +62,11 @@ def main() -> None:
     )
     parser.add_argument("--reuse-db", action="store_true", help="do not recreate the database")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
+    parser.add_argument(
+        "--gc-stats",
+        action="store_true",
+        help="time every web worker's garbage collections (bench/gc_probe.py) and report them",
+    )
     parser.add_argument("--out", help="write the JSON summary here too")
     args = parser.parse_args()
 
@@ -77,9 +86,16 @@ def main() -> None:
         "runs": [],
     }
     tag_base = time.strftime("%H%M%S")
+    gc_dir = Path(tempfile.mkdtemp(prefix="rationale-gc-")) if args.gc_stats else None
+    web_options = (
+        {"config": str(harness.ROOT / "bench" / "gc_probe.py"), "BENCH_GC_STATS_DIR": str(gc_dir)}
+        if gc_dir
+        else {}
+    )
     try:
         with harness.stack(
-            harness.redis_server, lambda: harness.gunicorn(workers=args.workers, threads=args.threads)
+            harness.redis_server,
+            lambda: harness.gunicorn(workers=args.workers, threads=args.threads, **web_options),
         ):
             # Warm every worker: imports, the predictor cache, database connections, and the
             # path the runs take (with keys, the key's lookup and its statement).
@@ -167,6 +183,10 @@ def main() -> None:
         if not args.keep_db:
             harness.drop_database()
             harness.log(f"dropped {harness.DB_NAME}")
+    if gc_dir:
+        # Over each worker's whole life: warm-up and every run.
+        report["gc_per_web_worker"] = [json.loads(f.read_text()) for f in sorted(gc_dir.glob("*.json"))]
+        shutil.rmtree(gc_dir)
     harness.write_json(args.out, report)
 
 
