@@ -1,6 +1,25 @@
+"""The WSGI application, as gunicorn loads it.
+
+After loading it, this imports what serving a request needs (the URLconf with every view, and
+the tree models' runtime: xgboost brings pandas, SciPy and scikit-learn, about 85,000 objects)
+and then moves everything loaded so far out of the garbage collector's generations
+(`gc.freeze`). Those objects live as long as the process. Without this, each full collection
+walked all of them, about 200,000, and stopped a web worker for 60-150 ms a few times a minute
+under load, which set the ingest p99; with it a full collection takes 5-15 ms
+(bench/RESULTS.md, ingest, stop 12). With gunicorn's --preload this runs once in the master
+before it forks, so the workers' collections also stop copying those shared pages.
+"""
+
+import gc
 import os
+from importlib import import_module
 
 from django.core.wsgi import get_wsgi_application
+from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 application = get_wsgi_application()
+
+get_resolver().url_patterns  # noqa: B018 - imports every view now, not on the first request
+import_module("xgboost")
+gc.freeze()
