@@ -7,6 +7,7 @@ returns rows whose worker died to pending. Tasks may therefore run twice; rows n
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -334,6 +335,29 @@ def explanation_release(*, ids: list[int], token: str) -> int:
 # ---------------------------------------------------------------------------- computing
 _explainers: dict[tuple[int, str, str], Any] = {}
 _explainers_lock = threading.Lock()
+# Set in explanation worker processes (explanations.tasks): see freeze_after_loading.
+_freeze_after_loading = False
+
+
+def freeze_after_loading() -> None:
+    """From now on, after this process builds an explainer, move every live object out of the
+    garbage collector's generations (`gc.freeze`, after one full collection).
+
+    The explainer, its model and the libraries its first use imported (xgboost with pandas, SciPy
+    and scikit-learn; shap; TensorFlow for a Keras model) live as long as the process: about
+    225,000 objects, which every full collection walked, 85-120 ms each, twice in a 5 s drain of
+    20,000 explanations (bench/RESULTS.md, explain, stop 12). For worker processes only: a test
+    process that froze its objects would never free their garbage. config/wsgi.py does the same
+    for web processes.
+    """
+    global _freeze_after_loading
+    _freeze_after_loading = True
+
+
+def _loaded() -> None:
+    if _freeze_after_loading:
+        gc.collect()
+        gc.freeze()
 
 
 def explainer_method(version) -> str:
@@ -372,6 +396,7 @@ def explainer_for(version):
                 else:
                     explainer = make_explainer("kernel", model=predictor.predict_proba, background=background)
                 _explainers[key] = explainer
+                _loaded()
     return explainer
 
 
@@ -388,6 +413,7 @@ def gradient_fallback_for(version):
     )
     with _explainers_lock:
         _explainers[(version.pk, version.artifact_sha256, explainer_method(version))] = explainer
+        _loaded()
     return explainer
 
 

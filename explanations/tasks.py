@@ -10,6 +10,7 @@ from .services import (
     TransientError,
     explanation_drain,
     explanations_sweep,
+    freeze_after_loading,
     process_needs_recycling,
     store_thread_stop,
 )
@@ -44,9 +45,10 @@ def sweep() -> dict:
 
 
 @worker_process_init.connect
-def _announce_devices(**kwargs):
+def _prepare_process(**kwargs):
     from .engine import detect_devices
 
+    freeze_after_loading()
     logger.info("explanation worker %s devices: %s", os.getpid(), detect_devices())
 
 

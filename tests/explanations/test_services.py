@@ -306,3 +306,27 @@ def test_a_result_with_nan_or_infinity_is_refused_naming_the_row(field):
         ExplanationError, match=rf"non-finite {field} for 1 of 3 rows \(first in batch: row 1\)"
     ):
         services.check_finite(result(**bad))
+
+
+def test_a_worker_process_freezes_what_building_an_explainer_loaded(credit_version, monkeypatch):
+    """In worker processes (explanations.tasks turns it on), building an explainer ends with a
+    full collection and gc.freeze(), so later full collections skip the model and its libraries."""
+    import gc
+
+    monkeypatch.setattr(services, "_freeze_after_loading", False)  # restored after the test
+    before = gc.get_freeze_count()  # a few hundred, frozen by the interpreter's libraries
+    services.forget_explainers()
+    services.explainer_for(credit_version)
+    assert gc.get_freeze_count() == before  # off by default: a test process must not freeze
+
+    services.forget_explainers()
+    services.freeze_after_loading()
+    try:
+        services.explainer_for(credit_version)
+        frozen = gc.get_freeze_count()
+        assert frozen > before + 100_000
+        services.explainer_for(credit_version)  # cached: nothing built, nothing frozen again
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+        services.forget_explainers()
