@@ -345,7 +345,7 @@ def freeze_after_loading() -> None:
 
     The explainer, its model and the libraries its first use imported (xgboost with pandas, SciPy
     and scikit-learn; shap; TensorFlow for a Keras model) live as long as the process: about
-    225,000 objects, which every full collection walked, 85-120 ms each, twice in a 5 s drain of
+    225,000 objects, which every full collection walked, 82-110 ms each, twice in a 5 s drain of
     20,000 explanations (bench/RESULTS.md, explain, stop 12). For worker processes only: a test
     process that froze its objects would never free their garbage. config/wsgi.py does the same
     for web processes.
