@@ -51,11 +51,10 @@ def decision_body_of(recorded: services.RecordedDecision) -> dict:
     )
 
 
-def _write(prepared: services.PreparedDecisions, claim: Claim | None, respond) -> tuple[int, dict]:
-    """Write prepared decisions; 201 with `respond(recorded)`. The body is known before the write
-    (the decisions' ids and links are made in Python, their explanations are pending), so an
+def _write(prepared: services.PreparedDecisions, claim: Claim | None, body: dict) -> tuple[int, dict]:
+    """Write prepared decisions and answer 201 with `body`, built from them before the write
+    (their ids and links are made in Python, their explanations are pending), so that an
     Idempotency-Key's record of it is written in the same statement as the decisions."""
-    body = respond(prepared.recorded)
     services.decision_write(prepared, also=claim.record(status.HTTP_201_CREATED, body) if claim else None)
     return status.HTTP_201_CREATED, body
 
@@ -101,7 +100,7 @@ class DecisionListCreate(ListAPIView):
                 serializer.is_valid(raise_exception=True)
                 item = serializer.to_input()
             prepared = services.decision_prepare_one(item=item, actor=actor_of(request), api_key=request.auth)
-            return _write(prepared, claim, lambda recorded: decision_body_of(recorded[0]))
+            return _write(prepared, claim, decision_body_of(prepared.recorded[0]))
 
         return idempotent(request, record)
 
@@ -133,14 +132,11 @@ class DecisionBulkCreate(APIView):
             # every bad field of every decision.
             items = [services.DecisionInput.from_raw(raw) for raw in serializer.validated_data["decisions"]]
             prepared = services.decision_prepare(items=items, actor=actor_of(request), api_key=request.auth)
-            return _write(
-                prepared,
-                claim,
-                lambda recorded: {
-                    "count": len(recorded),
-                    "decisions": [decision_body_of(r) for r in recorded],
-                },
-            )
+            body = {
+                "count": len(prepared.recorded),
+                "decisions": [decision_body_of(r) for r in prepared.recorded],
+            }
+            return _write(prepared, claim, body)
 
         return idempotent(request, record)
 

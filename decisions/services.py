@@ -550,12 +550,12 @@ def _insert_few_postgresql(
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
     pending, pending_params = pending_insert(explanations=explanations)
     append, append_params = audit_append_call(events)
-    also_sql, also_params = also if also is not None else (None, [])
     # Identifiers come from the model's metadata; every value is a parameter. The aggregate
     # reads the INSERTs to the end and yields exactly one row, whose target list then calls the
     # audit function once: the chain lock is taken after the rows are written, and held only
     # for the events' insert and the commit, as before.
-    also_cte, also_join = (f"also AS ({also_sql}), ", " CROSS JOIN also") if also_sql else ("", "")
+    also_sql, also_params = also or ("", [])
+    also_cte, also_join = (f"also AS ({also_sql}), ", " CROSS JOIN also") if also else ("", "")
     sql = (
         f"WITH {also_cte}recorded AS (INSERT INTO {quote(Decision._meta.db_table)} "  # noqa: S608
         f"({', '.join(quote(field.column) for field in fields)}) VALUES {', '.join([one] * len(decisions))} "
