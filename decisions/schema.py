@@ -28,6 +28,7 @@ import base64
 import io
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -263,26 +264,67 @@ class FeatureSchema:
         return clean, errors
 
     # ----------------------------------------------------------------- encoding
+    @cached_property
+    def width(self) -> int:
+        """Number of model columns."""
+        return sum(f.width for f in self.features)
+
+    @cached_property
+    def _encoders(self) -> tuple[tuple[str, int, str, Any], ...]:
+        """Per feature: (name, first column, how it is encoded, its category positions or width)."""
+        out, start = [], 0
+        for f in self.features:
+            if f.type == "categorical":
+                out.append((f.name, start, f.encoding, {c.value: i for i, c in enumerate(f.categories)}))
+            else:
+                out.append((f.name, start, f.type, f.width))
+            start += f.width
+        return tuple(out)
+
     def encode(self, rows: list[dict[str, Any]]) -> np.ndarray:
         """Encode validated feature dicts into the model's float matrix (n_rows, n_columns)."""
-        matrix = np.zeros((len(rows), len(self.columns)), dtype=np.float64)
-        start = 0
-        for f in self.features:
-            if f.type == "numeric":
-                matrix[:, start] = [row[f.name] for row in rows]
-            elif f.type == "categorical":
-                positions = {c.value: i for i, c in enumerate(f.categories)}
-                index = np.fromiter((positions[row[f.name]] for row in rows), dtype=np.int64)
-                if f.encoding == "one_hot":
+        if len(rows) <= _ROW_BY_ROW_MAX:
+            return self._encode_few(rows)
+        matrix = np.zeros((len(rows), self.width), dtype=np.float64)
+        for name, start, how, extra in self._encoders:
+            values = [row[name] for row in rows]
+            if how == "numeric":
+                matrix[:, start] = values
+            elif how in ("one_hot", "ordinal"):
+                index = np.fromiter((extra[v] for v in values), dtype=np.int64, count=len(values))
+                if how == "one_hot":
                     matrix[np.arange(len(rows)), start + index] = 1.0
                 else:
                     matrix[:, start] = index
-            else:
-                matrix[:, start : start + f.width] = np.asarray(
-                    [row[f.name] for row in rows], dtype=np.float64
-                ).reshape(len(rows), f.width)
-            start += f.width
+            else:  # an image's pixels, row-major
+                matrix[:, start : start + extra] = np.asarray(values, dtype=np.float64).reshape(
+                    len(rows), extra
+                )
         return matrix
+
+    def _encode_few(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        """`encode` for a few rows: one flat list, converted once. A recorded decision encodes
+        one row, and numpy's per-feature assignments cost about 20 times what the row itself
+        does (bench/RESULTS.md, ingest, stop 13); from a few dozen rows on they are cheaper."""
+        width = self.width
+        flat: list[Any] = [0.0] * (len(rows) * width)
+        base = 0
+        for row in rows:
+            for name, start, how, extra in self._encoders:
+                value = row[name]
+                at = base + start
+                if how == "numeric":
+                    flat[at] = value
+                elif how == "one_hot":
+                    flat[at + extra[value]] = 1.0
+                elif how == "ordinal":
+                    flat[at] = extra[value]
+                else:  # an image's pixels, row-major
+                    if len(value) != extra:  # nested rows rather than the flat list validation makes
+                        value = np.asarray(value, dtype=np.float64).reshape(-1).tolist()
+                    flat[at : at + extra] = value
+            base += width
+        return np.array(flat, dtype=np.float64).reshape(len(rows), width)
 
     def decode_row(self, row: np.ndarray) -> dict[str, Any]:
         """Inverse of encode for one row (used by counterfactual search)."""
@@ -300,6 +342,10 @@ class FeatureSchema:
                 out[f.name] = block.reshape(f.shape).tolist()
             start += f.width
         return out
+
+
+# Up to this many rows, FeatureSchema.encode fills a list row by row; beyond, numpy column by column.
+_ROW_BY_ROW_MAX = 32
 
 
 def _is_number(value: Any) -> bool:

@@ -89,3 +89,21 @@ def test_image_as_numbers_or_png():
     assert "must have 4 values" in IMAGE.validate({"image": [1, 2, 3]})[1]["image"]
     assert "between 0 and 16" in IMAGE.validate({"image": [1, 2, 3, 17]})[1]["image"]
     assert "base64" in IMAGE.validate({"image": "not a png"})[1]["image"]
+
+
+def test_a_few_rows_and_many_rows_encode_alike():
+    # encode fills a few rows as one list and many with numpy column by column: the same matrix.
+    from decisions.demo import credit, digits
+
+    schema = FeatureSchema.from_dict(credit.SCHEMA)
+    rows, _ = credit.load_applicants()
+    clean = [schema.validate(row)[0] for row in rows]
+    images = FeatureSchema.from_dict(digits.SCHEMA)
+    pixels = [{"image": list(p)} for p in digits.load_images()[0][:100]]
+
+    for s, batch in ((schema, clean), (images, pixels)):
+        many = s.encode(batch)
+        assert many.shape == (len(batch), len(s.columns))
+        assert np.array_equal(np.vstack([s.encode([row]) for row in batch]), many)
+        assert np.array_equal(s.encode(batch[:5]), many[:5])
+    assert [schema.decode_row(row) for row in schema.encode(clean[:40])] == clean[:40]
