@@ -63,6 +63,9 @@ api_v1 = [
 api_v1 += review_api.urlpatterns
 
 urlpatterns = [
+    # First: the API takes most of the requests (every recorded decision), and Django tries the
+    # patterns in order.
+    path("api/v1/", include(api_v1)),
     path("", decisions_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
@@ -72,7 +75,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
