@@ -9,6 +9,7 @@ from django.db import connection
 from rest_framework import authentication, exceptions, permissions
 
 from .models import ApiKey
+from .registry import registry_lookup
 
 KEY_PREFIX_LENGTH = 8
 CASEWORKER = "caseworker"
@@ -37,18 +38,25 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw = header[len(self.keyword) + 1 :].strip()
         if not raw:
             raise exceptions.AuthenticationFailed("empty API key")
-        # One plain query on the unique column: every API request pays for this lookup, and the
-        # ORM's version of it cost 0.7 ms of CPU against 0.25 ms (bench/RESULTS.md, stop 8).
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id FROM {ApiKey._meta.db_table} WHERE key_hash = %s AND revoked_at IS NULL",  # noqa: S608
-                [hash_key(raw)],
-            )
-            row = cursor.fetchone()
-        if row is None:
+        key_hash = hash_key(raw)
+
+        def active_key_id() -> int | None:
+            # One plain query on the unique column: the ORM's version of it cost 0.7 ms of CPU
+            # against 0.25 ms (bench/RESULTS.md, stop 8).
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT id FROM {ApiKey._meta.db_table} WHERE key_hash = %s AND revoked_at IS NULL",  # noqa: S608
+                    [key_hash],
+                )
+                row = cursor.fetchone()
+            return row[0] if row else None
+
+        # Every API request authenticates: the key's id is cached until the keys' table changes.
+        key_id = registry_lookup(("api_key", key_hash), active_key_id)
+        if key_id is None:
             raise exceptions.AuthenticationFailed("invalid or revoked API key")
         # An active key: its other fields load only if something reads them.
-        key = ApiKey.from_db(connection.alias, ["id", "revoked_at"], [row[0], None])
+        key = ApiKey.from_db(connection.alias, ["id", "revoked_at"], [key_id, None])
         return key, key
 
     def authenticate_header(self, request):

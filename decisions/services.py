@@ -41,6 +41,7 @@ from .predictors import (
     schema_of,
     sha256,
 )
+from .registry import registry_lookup
 from .schema import FeatureSchema, SchemaError
 
 SUBJECT_TEXT_FIELDS = ("controller", "purpose", "significance", "consequences", "legal_basis", "contact")
@@ -286,24 +287,29 @@ _versions: dict[tuple[int, Any], ModelVersion] = {}
 def resolve_model_version(name: str, version: str | None = None) -> ModelVersion:
     """The named version, or the newest active version of the model.
 
-    Which version applies, and its status, are read fresh on every call (a narrow query); the
-    version's immutable content (schema, output semantics, texts: tens of kB of JSON) is kept
-    per process, so a request does not decode it again.
+    Which version applies, and its status, are read with a narrow query, cached on the
+    connection until the registry's tables change (decisions.registry); the version's
+    immutable content (schema, output semantics, texts: tens of kB of JSON) is kept per
+    process, so a request does not decode it again.
     """
-    # One plain query: every recorded decision pays for it, and the ORM's version of it cost
-    # 1.0 ms of CPU against 0.23 ms for this one (bench/RESULTS.md, stop 8).
+    # One plain query: the ORM's version of it cost 1.0 ms of CPU against 0.23 ms for this one
+    # (bench/RESULTS.md, stop 8).
     table, models_table = ModelVersion._meta.db_table, DecisionModel._meta.db_table
     sql = (
         f"SELECT v.id, v.created_at, v.status FROM {table} v JOIN {models_table} m ON m.id = v.model_id "  # noqa: S608
         "WHERE m.name = %s AND "
     )
-    with connection.cursor() as cursor:
-        if version:
-            cursor.execute(sql + "v.version = %s", [name, version])
-        else:
-            active = ModelVersion.Status.ACTIVE
-            cursor.execute(sql + "v.status = %s ORDER BY v.created_at DESC LIMIT 1", [name, active])
-        row = cursor.fetchone()
+
+    def load() -> tuple | None:
+        with connection.cursor() as cursor:
+            if version:
+                cursor.execute(sql + "v.version = %s", [name, version])
+            else:
+                active = ModelVersion.Status.ACTIVE
+                cursor.execute(sql + "v.status = %s ORDER BY v.created_at DESC LIMIT 1", [name, active])
+            return cursor.fetchone()
+
+    row = registry_lookup(("model_version", name, version), load)
     if version:
         if row is None:
             raise ApplicationError(

@@ -104,6 +104,11 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=int(threshold) if threshold else None
     )
+# PostgreSQL: each connection caches the API-key and model-version rows every recorded decision
+# looks up, and LISTENs for the database's announcement of any change to them (config.postgresql).
+# Turn it off behind a pooler in transaction mode (PgBouncer), where a LISTEN does not stay with
+# the client.
+DB_REGISTRY_CACHE = env.bool("DB_REGISTRY_CACHE", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The subject portal counts failed access-link attempts here. A per-process memory cache works

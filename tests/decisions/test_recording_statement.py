@@ -32,10 +32,11 @@ def test_a_decision_its_explanation_and_its_event_are_one_statement(credit_versi
     decision_record(item=_item(applicant, "s-0"), actor=Actor.system("tests"))  # loads the model
     with CaptureQueriesContext(connection) as queries:
         recorded = decision_record(item=_item(applicant, "s-1"), actor=Actor.system("tests"))
-    # The version lookup, then the write: no separate lock, head read, or audit insert (and no
-    # BEGIN or COMMIT, which psycopg sends outside the queries captured here).
-    assert len(queries) == 2, [q["sql"][:80] for q in queries]
-    assert "rationale_audit_append" in queries[1]["sql"]
+    # The write alone (the version comes from the connection's registry cache): no separate
+    # lock, head read, or audit insert (and no BEGIN or COMMIT, which psycopg sends outside the
+    # queries captured here).
+    assert len(queries) == 1, [q["sql"][:80] for q in queries]
+    assert "rationale_audit_append" in queries[0]["sql"]
     decision = Decision.objects.get(pk=recorded.decision.pk)
     assert Explanation.objects.get(decision=decision).pk == recorded.explanation.pk
     event = AuditEvent.objects.get(action=Action.DECISION_RECORDED, object_id=str(decision.pk))
@@ -137,9 +138,10 @@ def test_a_keyed_decision_is_recorded_with_its_key_in_one_statement(integration,
     with CaptureQueriesContext(connection) as queries:
         response = send("the-key")
     assert response.status_code == 201
-    # The API key, the Idempotency-Key's lookup, the version, then the write.
-    assert len(queries) == 4, [q["sql"][:80] for q in queries]
-    assert "rationale_audit_append" in queries[3]["sql"] and "idempotencyrecord" in queries[3]["sql"]
+    # The Idempotency-Key's lookup, then the write (the API key and the version come from the
+    # connection's registry cache).
+    assert len(queries) == 2, [q["sql"][:80] for q in queries]
+    assert "rationale_audit_append" in queries[1]["sql"] and "idempotencyrecord" in queries[1]["sql"]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT d.xmin::text, r.xmin::text FROM decisions_decision d, decisions_idempotencyrecord r "
