@@ -119,7 +119,7 @@ class XGBoostPredictor(Predictor):
     configuration, but checks its input against pandas, Arrow, polars and cuDF types, builds its
     output through several Python layers, and lets the library make a new proxy DMatrix per
     call (which reads the cgroup's CPU quota from /sys every time). For one row of the credit
-    model that was 300 us of CPU per prediction; this path takes about 40 (bench/RESULTS.md,
+    model that was 300 us of CPU per prediction; this path takes about 60 (bench/RESULTS.md,
     ingest, stop 13), and every recorded decision predicts one row.
     tests/decisions/test_predictors.py checks the results are `inplace_predict`'s, bit for bit.
     """
