@@ -101,10 +101,35 @@ def publish_flag_clear(model_version_id: int) -> None:
     _flag_clear(_flag_key(model_version_id), f"publish flag of version {model_version_id}")
 
 
+_flag_connections = threading.local()
+
+
 def _flag_set(key: str) -> bool:
     """Set a flag unless it is set, for EXPLAIN_PUBLISH_FLAG_SECONDS; True if this call set it.
-    Raises on a Redis error: what that means is the caller's to decide."""
-    return bool(_flags().set(key, 1, nx=True, px=int(settings.EXPLAIN_PUBLISH_FLAG_SECONDS * 1000)))
+    Raises on a Redis error: what that means is the caller's to decide.
+
+    Every recorded decision calls this, so it goes straight to a connection this thread keeps,
+    with the command packed once per key: through the client (its pool, retry and
+    observability layers, about 250 Python calls) one SET cost a web process about 330 us of
+    CPU inside a request, a fifth of what writing the decision cost (bench/RESULTS.md, ingest,
+    stop 14). No retry, on purpose: a SET that reached Redis but whose reply was lost would
+    answer "already set" on a retry, and nobody would publish. An error is raised instead (the
+    caller publishes); redis-py closed the connection on the error, and it connects again on the
+    next call. A new process (a fork) opens its own; a thread's closes when the thread ends.
+    """
+    px = int(settings.EXPLAIN_PUBLISH_FLAG_SECONDS * 1000)
+    local = _flag_connections
+    if getattr(local, "pid", None) != os.getpid():
+        pool = _flags().connection_pool  # its settings (URL, timeouts), not its connections
+        local.connection = pool.connection_class(**pool.connection_kwargs)
+        local.commands = {}
+        local.pid = os.getpid()
+    connection = local.connection
+    command = local.commands.get((key, px))
+    if command is None:
+        command = local.commands[key, px] = connection.pack_command("SET", key, 1, "NX", "PX", px)
+    connection.send_packed_command(command, check_health=False)
+    return connection.read_response() is not None
 
 
 def _flag_clear(key: str, what: str) -> None:

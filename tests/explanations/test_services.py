@@ -204,6 +204,31 @@ def test_recording_publishes_one_drain_task_while_none_has_started(
         services.publish_flag_clear(credit_version.pk)
 
 
+def test_the_publish_flag_expires_and_comes_back_after_a_redis_restart(broker, settings):
+    """The flag is set on a connection the process keeps: it carries the expiry, and a Redis
+    restart (which loses every flag) costs at most one "publish" answer before it works again."""
+    import redis
+
+    settings.EXPLAIN_PUBLISH_FLAG_SECONDS = 7
+    flags = redis.Redis.from_url(settings.EXPLAIN_PUBLISH_FLAG_URL)
+    version_id = 990_001  # no such version: the flag is only a key
+    key = f"rationale:explain:queued:{version_id}"
+    services.publish_flag_clear(version_id)
+    try:
+        assert services.publish_flag_set(version_id) is True
+        assert services.publish_flag_set(version_id) is False
+        assert 0 < flags.pttl(key) <= 7000
+        broker.stop()
+        broker.start()
+        assert not flags.exists(key)
+        # The kept connection is dead: the first call may fail, and then says "publish".
+        answers = [services.publish_flag_set(version_id) for _ in range(3)]
+        assert answers[0] is True and answers[-1] is False
+        assert 0 < flags.pttl(key) <= 7000
+    finally:
+        services.publish_flag_clear(version_id)
+
+
 def test_a_backlog_fans_out_one_waiting_task_at_a_time(pending, settings):
     """Full batches publish a drain task for other processes, but never more than one that has
     not started; a drain that starts lets the next full batch publish again."""
