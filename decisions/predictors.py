@@ -87,6 +87,11 @@ class _ProxyMatrix:
         self.handle = ctypes.c_void_p()
         _xgboost_check(_xgboost_library().XGProxyDMatrixCreate(ctypes.byref(self.handle)))
         self._free = _xgboost_library().XGDMatrixFree  # kept: at exit the module's names may be gone
+        # Where the prediction call writes its outputs, made once per thread, not per call.
+        self.shape = ctypes.POINTER(ctypes.c_uint64)()
+        self.dims = ctypes.c_uint64()
+        self.result = ctypes.POINTER(ctypes.c_float)()
+        self.outputs = (ctypes.byref(self.shape), ctypes.byref(self.dims), ctypes.byref(self.result))
 
     def __del__(self) -> None:
         self._free(self.handle)
@@ -144,36 +149,23 @@ class XGBoostPredictor(Predictor):
         X = np.ascontiguousarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_columns:
             raise ValueError(f"expected rows of {self.n_columns} columns, got an array of shape {X.shape}")
-        values = json.dumps(
-            {
-                "data": [X.__array_interface__["data"][0], True],
-                "shape": X.shape,
-                "typestr": "<f8",
-                "version": 3,
-            }
-        ).encode()
+        # The array's __array_interface__ (version 3), as the JSON the C function reads.
+        values = b'{"data": [%d, true], "shape": [%d, %d], "typestr": "<f8", "version": 3}' % (
+            X.__array_interface__["data"][0],
+            *X.shape,
+        )
         proxy = getattr(_proxies, "matrix", None)
         if proxy is None:
             proxy = _proxies.matrix = _ProxyMatrix()
-        shape, dims, result = (
-            ctypes.POINTER(ctypes.c_uint64)(),
-            ctypes.c_uint64(),
-            ctypes.POINTER(ctypes.c_float)(),
-        )
         _xgboost_check(
             _xgboost_library().XGBoosterPredictFromDense(
-                self.model.handle,
-                values,
-                _PREDICT_CONFIG[kind],
-                proxy.handle,
-                ctypes.byref(shape),
-                ctypes.byref(dims),
-                ctypes.byref(result),
+                self.model.handle, values, _PREDICT_CONFIG[kind], proxy.handle, *proxy.outputs
             )
         )
-        out_shape = tuple(shape[i] for i in range(dims.value))
+        shape = proxy.shape
+        out_shape = tuple(shape[i] for i in range(proxy.dims.value))
         # Copied out of the booster's buffer, which its next call on this thread overwrites.
-        floats = ctypes.string_at(result, 4 * math.prod(out_shape)) if all(out_shape) else b""
+        floats = ctypes.string_at(proxy.result, 4 * math.prod(out_shape)) if all(out_shape) else b""
         return np.frombuffer(floats, dtype=np.float32).astype(np.float64).reshape(out_shape)
 
     def margin(self, X: np.ndarray) -> np.ndarray:
@@ -182,7 +174,10 @@ class XGBoostPredictor(Predictor):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         p = self._predict(X, 0)
         if p.ndim == 1:
-            return np.column_stack([1.0 - p, p])
+            both = np.empty((p.shape[0], 2))
+            np.subtract(1.0, p, out=both[:, 0])
+            both[:, 1] = p
+            return both
         return p
 
 
