@@ -17,6 +17,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.postgresql import array_param
+
 from .models import ActorType, AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -135,6 +137,11 @@ _DATA = EVENT_COLUMNS.index("data")
 _INSERT_ROWS = 500  # per INSERT where COPY is not used: well inside SQLite's 32,766 parameters
 
 
+# The types of rationale_audit_append's arrays: actor types, actor ids, actions, object types,
+# object ids, data (JSON text), bodies.
+_APPEND_ARRAY_TYPES = ("text", "text", "text", "text", "text", "text", "bytea")
+
+
 def audit_append_call(events: list[EventSpec]) -> tuple[str, list]:
     """PostgreSQL: (sql, params) of a call of `rationale_audit_append` (migration 0007) that
     appends `events`, in order, onto the chain's head, in one round trip.
@@ -154,7 +161,12 @@ def audit_append_call(events: list[EventSpec]) -> tuple[str, list]:
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
-    return "rationale_audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s)", [_CHAIN_LOCK_KEY, now, *columns]
+    sql, params = [], [_CHAIN_LOCK_KEY, now]
+    for column, sql_type in zip(columns, _APPEND_ARRAY_TYPES, strict=True):
+        array_sql, array_params = array_param(column, sql_type)
+        sql.append(array_sql)
+        params += array_params
+    return f"rationale_audit_append(%s, %s, {', '.join(sql)})", params
 
 
 def audit_record_many(*, events: list[EventSpec]) -> int:

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from audit.models import Action
 from audit.services import Actor, EventSpec, audit_record, audit_record_many
+from config.postgresql import array_param
 
 from .engine import ExplanationError
 from .models import Explanation
@@ -240,20 +241,18 @@ def pending_insert(*, explanations: list[Explanation]) -> tuple[str, list]:
     decisions themselves.
     """
     table = Explanation._meta.db_table
+    decision_ids, decision_ids_params = array_param([e.decision_id for e in explanations], "uuid")
+    version_ids, version_ids_params = array_param([e.model_version_id for e in explanations], "bigint")
     # The table is the model's; the values are parameters or the columns' empty defaults.
     sql = (
         f"INSERT INTO {table} (decision_id, model_version_id, is_current, status, method, params, "  # noqa: S608
         "output_space, explained_class, contributions, raw_values, versions, model_sha256, "
         "background_sha256, device, worker, queued_at, attempts, error) "
         "SELECT u.decision_id, u.model_version_id, true, 'pending', '', '{}', '', '', '{}', '[]', '{}', "
-        "'', '', '', '', %s, 0, '' FROM unnest(%s::uuid[], %s::bigint[]) "
+        f"'', '', '', '', %s, 0, '' FROM unnest({decision_ids}, {version_ids}) "
         "WITH ORDINALITY AS u(decision_id, model_version_id, n) ORDER BY u.n RETURNING decision_id, id"
     )
-    return sql, [
-        explanations[0].queued_at,
-        [e.decision_id for e in explanations],
-        [e.model_version_id for e in explanations],
-    ]
+    return sql, [explanations[0].queued_at, *decision_ids_params, *version_ids_params]
 
 
 def explanations_pending_inserted(*, explanations: list[Explanation], ids: dict) -> list[Explanation]:
