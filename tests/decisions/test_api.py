@@ -2,10 +2,12 @@
 
 import json
 import uuid
+from datetime import timedelta
 
 import numpy as np
 import pytest
 import xgboost as xgb
+from rest_framework.test import APIClient
 
 from audit.chain import verify_chain
 from audit.models import Action, AuditEvent
@@ -238,6 +240,33 @@ def test_a_keyed_bulk_retry_returns_the_first_result_and_records_nothing_more(
     assert first.json()["count"] == n and Decision.objects.count() == n
     assert IdempotencyRecord.objects.get().key == key
     assert AuditEvent.objects.filter(action=Action.DECISION_RECORDED).count() == n
+
+
+def test_a_bulk_stores_every_column_as_a_single_decision_does(
+    integration, credit_version, credit_trained, api_key
+):
+    """25 decisions are written with COPY, one with a single INSERT statement: the same row
+    comes out of both, column by column, but for what is each decision's own."""
+    from django.conf import settings
+
+    from decisions.services import hash_token
+
+    rows = credit_trained.sample_rows[:25]
+    payload = {"decisions": [body(r, subject_ref=f"s-{i}", reference=f"r-{i}") for i, r in enumerate(rows)]}
+    bulk = integration.post(URL + "bulk/", data=json.dumps(payload), content_type="application/json").json()
+    single = post(integration, body(rows[7], subject_ref="s-7", reference="r-7")).json()
+    own = {"id", "decided_at", "access_token_hash", "access_expires_at"}
+    copied, inserted = (Decision.objects.get(pk=d["id"]) for d in (bulk["decisions"][7], single))
+    columns = [f.attname for f in Decision._meta.concrete_fields if f.attname not in own]
+    assert [getattr(copied, c) for c in columns] == [getattr(inserted, c) for c in columns]
+    assert copied.api_key_id == api_key.pk and copied.features == rows[7]
+    for d in bulk["decisions"]:
+        stored = Decision.objects.get(pk=d["id"])
+        token = d["subject_access_url"].rstrip("/").rsplit("/", 1)[1]
+        assert stored.access_token_hash == hash_token(token)
+        assert stored.decided_at.isoformat() == d["decided_at"]
+        assert stored.access_expires_at - stored.decided_at == timedelta(days=settings.SUBJECT_ACCESS_DAYS)
+    assert APIClient().get(bulk["decisions"][3]["subject_access_url"]).status_code == 200
 
 
 def test_bulk_of_over_a_thousand_decisions_is_stored_in_order(integration, credit_version, credit_trained):
