@@ -355,3 +355,26 @@ def test_a_worker_process_freezes_what_building_an_explainer_loaded(credit_versi
     finally:
         gc.unfreeze()
         services.forget_explainers()
+
+
+def test_a_pending_explanation_is_the_one_djangos_keywords_build(credit_version, integration, credit_trained):
+    """explanation_pending builds it from the fields' defaults in order: the same values as
+    Explanation(decision=..., model_version_id=..., queued_at=...), with its own dicts and lists."""
+    from decisions.models import Decision
+
+    integration.post(
+        "/api/v1/decisions/",
+        data=json.dumps(
+            {"model": "credit-risk", "subject_ref": "p-1", "features": credit_trained.sample_rows[0]}
+        ),
+        content_type="application/json",
+    )
+    decision = Decision.objects.get()
+    now = timezone.now()
+    built = services.explanation_pending(decision=decision, queued_at=now)
+    keywords = Explanation(decision=decision, model_version_id=decision.model_version_id, queued_at=now)
+    names = [f.attname for f in Explanation._meta.concrete_fields]
+    assert [getattr(built, n) for n in names] == [getattr(keywords, n) for n in names]
+    assert built.decision is decision and built._state.adding
+    other = services.explanation_pending(decision=decision, queued_at=now)
+    assert other.params is not built.params and other.raw_values is not built.raw_values
