@@ -1,10 +1,10 @@
 """DRF's content negotiation, with the common case answered before any parsing.
 
-A controller's decision service sends `Accept: application/json`, `*/*` or no Accept header. For those,
-with no `?format=` override, DRF's negotiation always picks the first renderer that speaks JSON
-with the media type "application/json"; it got there by building the request's header mapping
-and parsing every media type, about 100 us of a web process's CPU per request inside a recorded
-decision (bench/RESULTS.md, ingest, stop 14). Every other request (a browser's
+A controller's decision service sends `Accept: application/json`, `*/*` or no Accept header.
+For those, with no `?format=` override, DRF's negotiation always picks the first renderer that
+speaks JSON, with the media type "application/json"; it got there by building the request's
+header mapping and parsing every media type, about 100 us of a web process's CPU per request
+inside a recorded decision (bench/RESULTS.md, ingest, stop 14). Every other request (a browser's
 `text/html,...`, a quality value, a format override) goes through DRF's negotiation unchanged.
 """
 

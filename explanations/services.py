@@ -112,11 +112,12 @@ def _flag_set(key: str) -> bool:
     Every recorded decision calls this, so it goes straight to a connection this thread keeps,
     with the command packed once per key: through the client (its pool, retry and
     observability layers, about 250 Python calls) one SET cost a web process about 330 us of
-    CPU inside a request, a fifth of what writing the decision cost (bench/RESULTS.md, ingest,
-    stop 14). No retry, on purpose: a SET that reached Redis but whose reply was lost would
-    answer "already set" on a retry, and nobody would publish. An error is raised instead (the
-    caller publishes); redis-py closed the connection on the error, and it connects again on the
-    next call. A new process (a fork) opens its own; a thread's closes when the thread ends.
+    CPU inside a request, nearly a third of what writing the decision cost; now 65-130 us
+    (bench/RESULTS.md, ingest, stop 14). No retry, on purpose: a SET that reached Redis but whose
+    reply was lost would answer "already set" on a retry, and nobody would publish. An error is
+    raised instead (the caller publishes); redis-py closed the connection on the error, and it
+    connects again on the next call. A new process (a fork) opens its own; a thread's closes
+    when the thread ends.
     """
     px = int(settings.EXPLAIN_PUBLISH_FLAG_SECONDS * 1000)
     local = _flag_connections
