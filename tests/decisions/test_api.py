@@ -385,3 +385,13 @@ def test_a_model_returning_nan_records_nothing_and_says_so(integration, digits_t
     assert "non-finite score for 1 of 1 decisions" in response.json()["errors"]["model"]
     assert Decision.objects.count() == 0 and Explanation.objects.count() == 0
     assert not AuditEvent.objects.filter(action=Action.DECISION_RECORDED).exists()
+
+
+def test_an_api_key_asking_for_html_gets_the_browsable_api(integration, credit_version, applicant):
+    """DRF renders its browsable API for Accept: text/html; the page's navigation must not
+    treat the key as a user (it has no groups)."""
+    post(integration, body(applicant))
+    response = integration.get(URL, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert b"subj-001" in response.content
