@@ -7,6 +7,7 @@ Every process is started in its own session and stopped by its own pid when the 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -395,6 +396,28 @@ def held_out_rows() -> list[dict]:
     rows, labels = credit.load_applicants()
     _, test_idx = credit.split_indices(labels, 0)
     return [rows[i] for i in test_idx]
+
+
+def post_environ(path: str, body: bytes, api_key: str, **headers: str) -> dict:
+    """The WSGI environ of a JSON POST with an API key, as gunicorn would build it: for calling
+    the application in this process (bench/inprocess.py, bench/stages.py). `headers` are
+    environ keys, e.g. HTTP_IDEMPOTENCY_KEY."""
+    return {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": str(WEB_PORT),
+        "HTTP_HOST": f"127.0.0.1:{WEB_PORT}",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_AUTHORIZATION": f"Api-Key {api_key}",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        **headers,
+    }
 
 
 def percentiles(values: list[float], points=(50, 95, 99, 99.9)) -> dict[str, float]:

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import json
 import os
 import pstats
-import sys
 import time
 
 import harness
@@ -65,23 +63,9 @@ def main() -> None:
                     "features": rows[sent % len(rows)],
                 }
             ).encode()
-            environ = {
-                "REQUEST_METHOD": "POST",
-                "PATH_INFO": "/api/v1/decisions/",
-                "SERVER_NAME": "127.0.0.1",
-                "SERVER_PORT": str(harness.WEB_PORT),
-                "HTTP_HOST": f"127.0.0.1:{harness.WEB_PORT}",
-                "CONTENT_TYPE": "application/json",
-                "CONTENT_LENGTH": str(len(body)),
-                "HTTP_AUTHORIZATION": f"Api-Key {key}",
-                "SERVER_PROTOCOL": "HTTP/1.1",
-                "REMOTE_ADDR": "127.0.0.1",
-                "wsgi.input": io.BytesIO(body),
-                "wsgi.url_scheme": "http",
-                "wsgi.errors": sys.stderr,
-            }
-            if args.idempotency_keys:
-                environ["HTTP_IDEMPOTENCY_KEY"] = f"inproc-{tag}-{sent}"
+            # As a careful client sends them: a new Idempotency-Key per request.
+            keyed = {"HTTP_IDEMPOTENCY_KEY": f"inproc-{tag}-{sent}"} if args.idempotency_keys else {}
+            environ = harness.post_environ("/api/v1/decisions/", body, key, **keyed)
             status: list[str] = []
             b"".join(app(environ, lambda s, headers: status.append(s)))
             if not status[0].startswith("201"):

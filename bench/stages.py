@@ -23,11 +23,9 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import io
 import json
 import os
 import statistics
-import sys
 import time
 
 import harness
@@ -120,21 +118,7 @@ def main() -> None:
                     "features": rows[n % len(rows)],
                 }
             body = json.dumps(payload).encode()
-            environ = {
-                "REQUEST_METHOD": "POST",
-                "PATH_INFO": path,
-                "SERVER_NAME": "127.0.0.1",
-                "SERVER_PORT": str(harness.WEB_PORT),
-                "HTTP_HOST": f"127.0.0.1:{harness.WEB_PORT}",
-                "CONTENT_TYPE": "application/json",
-                "CONTENT_LENGTH": str(len(body)),
-                "HTTP_AUTHORIZATION": f"Api-Key {key}",
-                "SERVER_PROTOCOL": "HTTP/1.1",
-                "REMOTE_ADDR": "127.0.0.1",
-                "wsgi.input": io.BytesIO(body),
-                "wsgi.url_scheme": "http",
-                "wsgi.errors": sys.stderr,
-            }
+            environ = harness.post_environ(path, body, key)
             status: list[str] = []
             started = time.thread_time_ns()
             b"".join(application(environ, lambda s, headers: status.append(s)))
