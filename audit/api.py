@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
@@ -110,6 +111,31 @@ class ExportCreateSerializer(serializers.Serializer):
     filters = serializers.DictField(required=False, default=dict)
 
 
+class ExportSerializer(serializers.Serializer):
+    """What `export_body` returns, for the schema (tests/audit compares the two)."""
+
+    id = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=Export.Kind.choices)
+    format = serializers.ChoiceField(choices=Export.Format.choices)
+    mode = serializers.ChoiceField(choices=Export.Mode.choices)
+    filters = serializers.DictField()
+    status = serializers.ChoiceField(choices=Export.Status.choices)
+    rows_expected = serializers.IntegerField(allow_null=True)
+    rows_written = serializers.IntegerField()
+    progress_percent = serializers.IntegerField(allow_null=True)
+    sha256 = serializers.CharField(allow_null=True, help_text="of the file, once done")
+    size_bytes = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    manifest_url = serializers.URLField(allow_null=True, help_text="the signed manifest, once done")
+    download_url = serializers.URLField(allow_null=True, help_text="the file, once done (file mode only)")
+
+
+# A file export's bytes, or a streamed export's.
+EXPORT_FILE = {(200, media): OpenApiTypes.BINARY for media in sorted(set(CONTENT_TYPES.values()))}
+
+
 def export_body(export: Export, request) -> dict:
     body = {
         "id": str(export.pk),
@@ -141,10 +167,17 @@ class ExportListCreate(APIView):
 
     permission_classes = [IsAuditor]
 
+    @extend_schema(operation_id="v1_audit_exports_list", responses={200: ExportSerializer(many=True)})
     def get(self, request):
         return Response([export_body(e, request) for e in selectors.export_list(request.user)[:100]])
 
-    @extend_schema(request=ExportCreateSerializer)
+    @extend_schema(
+        request=ExportCreateSerializer,
+        responses={
+            202: OpenApiResponse(ExportSerializer, description="mode `file`: queued; poll its status"),
+            **EXPORT_FILE,
+        },
+    )
     def post(self, request):
         serializer = ExportCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -166,6 +199,7 @@ class ExportListCreate(APIView):
 class ExportDetail(APIView):
     permission_classes = [IsAuditor]
 
+    @extend_schema(responses={200: ExportSerializer})
     def get(self, request, pk):
         return Response(export_body(get_object_or_404(Export, pk=pk), request))
 
@@ -173,6 +207,9 @@ class ExportDetail(APIView):
 class ExportDownload(APIView):
     permission_classes = [IsAuditor]
 
+    @extend_schema(
+        responses={**EXPORT_FILE, 410: OpenApiResponse(description="the file is no longer on this server")}
+    )
     def get(self, request, pk):
         export = get_object_or_404(Export, pk=pk, status=Export.Status.DONE, mode=Export.Mode.FILE)
         path = exports.export_path(export)
@@ -190,6 +227,11 @@ class ExportDownload(APIView):
 class ExportManifest(APIView):
     permission_classes = [IsAuditor]
 
+    @extend_schema(
+        responses={
+            (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="the signed manifest")
+        }
+    )
     def get(self, request, pk):
         export = get_object_or_404(Export, pk=pk, manifest__isnull=False)
         return HttpResponse(manifest_text(export.manifest), content_type="application/json")
@@ -200,6 +242,12 @@ class Statistics(APIView):
 
     permission_classes = [IsAuditor]
 
+    @extend_schema(
+        responses=OpenApiResponse(
+            OpenApiTypes.OBJECT,
+            description="outcomes, explanation coverage, reviews, global importance, erasures and fairness",
+        )
+    )
     def get(self, request, name, version):
         found = get_object_or_404(
             ModelVersion.objects.select_related("model").defer("artifact", "background"),

@@ -76,6 +76,8 @@ class IsIntegration(permissions.BasePermission):
     """The controller's decision service, authenticated by an API key."""
 
     message = "an API key is required (Authorization: Api-Key <key>)"
+    # The OpenAPI security scheme that satisfies this permission (config/openapi.py).
+    openapi_scheme = "ApiKeyAuth"
 
     def has_permission(self, request, view):
         return isinstance(request.auth, ApiKey) and request.auth.revoked_at is None
@@ -83,6 +85,7 @@ class IsIntegration(permissions.BasePermission):
 
 class IsCaseworker(permissions.BasePermission):
     message = "caseworkers only"
+    openapi_scheme = "cookieAuth"  # a signed-in person's session
 
     def has_permission(self, request, view):
         return has_role(request.user, CASEWORKER)
@@ -90,6 +93,7 @@ class IsCaseworker(permissions.BasePermission):
 
 class IsAuditor(permissions.BasePermission):
     message = "auditors only"
+    openapi_scheme = "cookieAuth"
 
     def has_permission(self, request, view):
         return has_role(request.user, AUDITOR)

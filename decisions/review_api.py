@@ -70,14 +70,10 @@ class SubjectTokenAuthentication(authentication.BaseAuthentication):
 
 class IsSubject(permissions.BasePermission):
     message = f"send the access token from your decision notice in the {TOKEN_HEADER} header"
+    openapi_scheme = "SubjectAccessToken"
 
     def has_permission(self, request, view):
         return isinstance(request.user, SubjectPrincipal)
-
-
-TOKEN_PARAMETER = OpenApiParameter(
-    TOKEN_HEADER, str, OpenApiParameter.HEADER, required=True, description="the subject's access token"
-)
 
 
 class SubjectView(APIView):
@@ -222,7 +218,7 @@ def subject_decision_body(decision: Decision) -> dict:
 class SubjectDecision(SubjectView):
     """The decision the token opens: outcome, reasons, data used, counterfactuals, requests."""
 
-    @extend_schema(parameters=[TOKEN_PARAMETER], responses={200: dict})
+    @extend_schema(responses={200: dict})
     def get(self, request):
         decision = request.user.decision
         audit_record(
@@ -239,7 +235,6 @@ class SubjectRequests(SubjectView):
     """Express a view, contest, or ask for human intervention."""
 
     @extend_schema(
-        parameters=[TOKEN_PARAMETER],
         request=RequestCreateSerializer,
         responses={201: SubjectRequestSerializer},
     )
@@ -261,7 +256,7 @@ class SubjectRequests(SubjectView):
 
 
 class SubjectRequestDetail(SubjectView):
-    @extend_schema(parameters=[TOKEN_PARAMETER], responses={200: SubjectRequestSerializer})
+    @extend_schema(responses={200: SubjectRequestSerializer})
     def get(self, request, reference):
         found = reviews.review_request_of_decision(request.user.decision, reference)
         if found is None:
@@ -270,9 +265,7 @@ class SubjectRequestDetail(SubjectView):
 
 
 class SubjectRequestReply(SubjectView):
-    @extend_schema(
-        parameters=[TOKEN_PARAMETER], request=TextSerializer, responses={200: SubjectRequestSerializer}
-    )
+    @extend_schema(request=TextSerializer, responses={200: SubjectRequestSerializer})
     def post(self, request, reference):
         found = reviews.review_request_of_decision(request.user.decision, reference)
         if found is None:

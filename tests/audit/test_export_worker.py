@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from audit import signing
+from audit.api import ExportSerializer
 from audit.models import Export
 from decisions.models import Decision
 from tests.conftest import client_for
@@ -29,6 +30,8 @@ def test_large_export_runs_on_a_worker_with_progress_and_a_download(worker, reco
     )
     status = client.get(f"/api/v1/audit/exports/{export_id}/").json()
     assert status["status"] == "done" and status["rows_written"] == 8 and status["progress_percent"] == 100
+    # The schema's description of an export (audit.api.ExportSerializer) has the body's fields.
+    assert set(status) == set(ExportSerializer().fields)
     download = client.get(f"/api/v1/audit/exports/{export_id}/download/")
     body = b"".join(download.streaming_content)
     ids = [json.loads(line)["id"] for line in body.splitlines()]
