@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
@@ -20,7 +20,7 @@ from decisions.models import ModelVersion
 from . import exports, fairness, selectors, signing
 from .chain import verify_chain
 from .manifest import manifest_text
-from .models import AuditEvent, Export
+from .models import Action, ActorType, AuditEvent, Export
 from .services import EVENT_COLUMNS
 from .views import CONTENT_TYPES
 
@@ -38,6 +38,17 @@ class EventPagination(CursorPagination):
     max_page_size = 1000
 
 
+class EventParamsSerializer(serializers.Serializer):
+    """The log's filters. A value it cannot read is a 400 naming it, not an empty page."""
+
+    action = serializers.ChoiceField(choices=Action.choices, required=False, allow_blank=True)
+    actor_type = serializers.ChoiceField(choices=ActorType.choices, required=False, allow_blank=True)
+    object_type = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    object_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    date_from = serializers.CharField(required=False, allow_blank=True, help_text="a date or a date and time")
+    date_to = serializers.CharField(required=False, allow_blank=True, help_text="exclusive")
+
+
 class EventList(ListAPIView):
     """The audit log, newest first; filter by action, actor_type, object_type, object_id, dates."""
 
@@ -45,17 +56,14 @@ class EventList(ListAPIView):
     serializer_class = EventSerializer
     pagination_class = EventPagination
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(name, str, required=False)
-            for name in ("action", "actor_type", "object_type", "object_id", "date_from", "date_to")
-        ]
-    )
+    @extend_schema(parameters=[EventParamsSerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        params = self.request.query_params
+        params = EventParamsSerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        params = params.validated_data
         filters = exports.ExportFilters.from_raw(
             {
                 "actions": [params["action"]] if params.get("action") else [],

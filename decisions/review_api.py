@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.translation import get_language
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import authentication, exceptions, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -279,29 +279,36 @@ class SubjectRequestReply(SubjectView):
 
 
 # ---------------------------------------------------------------------------- caseworker endpoints
+class QueueParamsSerializer(serializers.Serializer):
+    """The queue's filters. A value it cannot read is a 400 naming it, not an empty queue."""
+
+    model = serializers.CharField(required=False, default="", allow_blank=True, max_length=64)
+    kind = serializers.ChoiceField(
+        choices=ReviewRequest.Kind.values, required=False, default="", allow_blank=True
+    )
+    status = serializers.ChoiceField(choices=reviews.QUEUE_STATUSES, required=False, default="open")
+    assignee = serializers.RegexField(
+        r"^(me|none|\d+)$",
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text='"me", "none" or a user id',
+        error_messages={"invalid": '"me", "none" or a user id'},
+    )
+
+
 class ReviewQueue(APIView):
     """Requests by due date (open ones unless `status` says otherwise)."""
 
     permission_classes = [IsCaseworker]
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("model", str, required=False),
-            OpenApiParameter("kind", str, required=False, enum=ReviewRequest.Kind.values),
-            OpenApiParameter("status", str, required=False, enum=list(reviews.QUEUE_STATUSES)),
-            OpenApiParameter("assignee", str, required=False, description='"me", "none" or a user id'),
-        ],
-        responses={200: CaseSerializer(many=True)},
-    )
+    @extend_schema(parameters=[QueueParamsSerializer], responses={200: CaseSerializer(many=True)})
     def get(self, request):
-        params = request.query_params
-        qs = reviews.review_queue(
-            model=params.get("model", ""),
-            kind=params.get("kind", ""),
-            status=params.get("status", "open"),
-            assignee=params.get("assignee", ""),
-            user=request.user,
-        ).prefetch_related("actions__actor")[:500]
+        params = QueueParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        qs = reviews.review_queue(**params.validated_data, user=request.user).prefetch_related(
+            "actions__actor"
+        )[:500]
         return Response(CaseSerializer(qs, many=True).data)
 
 

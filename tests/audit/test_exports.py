@@ -216,6 +216,35 @@ def test_bad_filters_are_refused_with_every_field_named(recorded, auditor):
     assert not Export.objects.exists()
 
 
+def test_the_event_api_filters_and_names_a_filter_it_cannot_read(recorded, auditor):
+    client = client_for(auditor)
+
+    def ids(**params) -> set[int]:
+        response = client.get("/api/v1/audit/events/", {"page_size": 1000, **params})
+        assert response.status_code == 200, response.content
+        return {e["id"] for e in response.json()["results"]}
+
+    recorded_ids = set(
+        AuditEvent.objects.filter(action=Action.DECISION_RECORDED).values_list("id", flat=True)
+    )
+    assert len(recorded_ids) == 8
+    assert ids(action=Action.DECISION_RECORDED) == recorded_ids
+    by_key = set(AuditEvent.objects.filter(actor_type="api_key").values_list("id", flat=True))
+    assert by_key and ids(actor_type="api_key") == by_key
+    one = AuditEvent.objects.filter(action=Action.DECISION_RECORDED).first()
+    assert ids(object_type="decision", object_id=one.object_id) == {
+        e.id for e in AuditEvent.objects.filter(object_type="decision", object_id=one.object_id)
+    }
+    # A misspelt filter is not an empty page: 400, naming each parameter as sent.
+    response = client.get(
+        "/api/v1/audit/events/", {"action": "decision.recordd", "actor_type": "robot", "date_from": "soon"}
+    )
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"action", "actor_type"}
+    response = client.get("/api/v1/audit/events/", {"date_from": "soon"})
+    assert response.status_code == 400 and set(response.json()["errors"]) == {"date_from"}
+
+
 def test_public_key_is_published_as_pem(client):
     response = client.get("/api/v1/audit/public-key")
     assert response.status_code == 200

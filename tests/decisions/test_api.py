@@ -330,6 +330,22 @@ def test_list_filters_and_paginates(integration, credit_version, credit_trained)
     assert {d["id"] for d in listed} == {d["id"] for d in refused}
 
 
+def test_list_filters_on_favourable_and_refuses_a_value_it_cannot_read(
+    integration, credit_version, credit_trained
+):
+    payload = {"decisions": [body(r) for r in credit_trained.sample_rows[:8]]}
+    created = integration.post(URL + "bulk/", data=payload, format="json").json()["decisions"]
+    by_favourable = {flag: {d["id"] for d in created if d["favourable"] is flag} for flag in (True, False)}
+    assert by_favourable[True] and by_favourable[False]  # the sample has both
+    for value, flag in (("true", True), ("false", False), ("1", True), ("0", False)):
+        listed = integration.get(URL, {"favourable": value, "page_size": 50}).json()["results"]
+        assert {d["id"] for d in listed} == by_favourable[flag], value
+    # Not read as "no filter", which would answer every decision.
+    response = integration.get(URL, {"favourable": "maybe"})
+    assert response.status_code == 400
+    assert "favourable" in response.json()["errors"]
+
+
 @pytest.mark.parametrize("n", [1, 3])
 def test_list_has_no_n_plus_one(integration, credit_version, credit_trained, django_assert_num_queries, n):
     payload = {"decisions": [body(r) for r in credit_trained.sample_rows[:n]]}

@@ -247,6 +247,26 @@ def test_caseworker_api(cases, caseworker, auditor, integration):
         assert outsider.post(f"/api/v1/reviews/{cases[1].reference}/take/").status_code == 403
 
 
+def test_the_queue_api_filters_and_names_a_filter_it_cannot_read(cases, caseworker):
+    api = client_for(caseworker)
+    reviews.review_take(request=cases[1], user=caseworker)
+
+    def refs(**params) -> set[str]:
+        response = api.get("/api/v1/reviews/", params)
+        assert response.status_code == 200, response.content
+        return {c["reference"] for c in response.json()}
+
+    assert refs(kind="view") == {cases[1].reference}
+    assert refs(assignee="me") == {cases[1].reference}
+    assert refs(assignee="none") == {cases[0].reference, cases[2].reference}
+    assert refs(status="in_review") == {cases[1].reference}
+    assert refs(status="all", model="credit-risk") == {c.reference for c in cases}
+    # A misspelt filter is not an empty (or a complete) queue: 400, naming each.
+    response = api.get("/api/v1/reviews/", {"status": "opne", "kind": "complaint", "assignee": "bob"})
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"status", "kind", "assignee"}
+
+
 def test_the_api_is_in_the_openapi_spec(client):
     spec = client.get("/api/schema/?format=json").json()
     for p in (
