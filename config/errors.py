@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -49,3 +51,25 @@ def _flatten(detail: Any) -> Any:
     if isinstance(detail, list):
         return [_flatten(v) for v in detail]
     return str(detail)
+
+
+# ---------------------------------------------------------------------------- errors outside views
+# Django answers a path that matches no URL pattern, and a crash, itself. Under /api/ the client is
+# a program expecting JSON in the API's shape; elsewhere a person, who gets the site's pages.
+def _is_api(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def page_not_found(request, exception):
+    if _is_api(request):
+        return JsonResponse({"detail": f"no such endpoint: {request.path}"}, status=status.HTTP_404_NOT_FOUND)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse(
+            {"detail": "internal server error"},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    return defaults.server_error(request)
