@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views import defaults
 from rest_framework import status
@@ -25,7 +27,16 @@ class ApplicationError(Exception):
             self.status_code = status_code
 
 
+def too_large_detail() -> str:
+    return (
+        f"request body larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes (MAX_REQUEST_BYTES); "
+        "split a bulk into smaller requests"
+    )
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"detail": too_large_detail()}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, ApplicationError):
         body: dict[str, Any] = {"detail": exc.message}
         if exc.fields:
@@ -58,6 +69,15 @@ def _flatten(detail: Any) -> Any:
 # a program expecting JSON in the API's shape; elsewhere a person, who gets the site's pages.
 def _is_api(request) -> bool:
     return request.path_info.startswith("/api/")
+
+
+def bad_request(request, exception):
+    """Django's own 400s: a body over the limit read outside a DRF view, a bad Host header."""
+    if not _is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse({"detail": too_large_detail()}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    return JsonResponse({"detail": "bad request"}, status=status.HTTP_400_BAD_REQUEST)
 
 
 def page_not_found(request, exception):

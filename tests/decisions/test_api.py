@@ -7,6 +7,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 import xgboost as xgb
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from audit.chain import verify_chain
@@ -269,21 +270,51 @@ def test_a_bulk_stores_every_column_as_a_single_decision_does(
     assert APIClient().get(bulk["decisions"][3]["subject_access_url"]).status_code == 200
 
 
-def test_bulk_of_over_a_thousand_decisions_is_stored_in_order(integration, credit_version, credit_trained):
-    """1,201 decisions in one request: every one stored, in request order, with its pending
-    explanation and its chained audit event."""
+def test_a_bulk_of_the_largest_size_allowed_is_stored_in_order(integration, credit_version, credit_trained):
+    """BULK_MAX_DECISIONS (5,000) decisions in one request, a body larger than Django's default
+    limit of 2.5 MB: every one stored, in request order, with its pending explanation and its
+    chained audit event."""
+    n = settings.BULK_MAX_DECISIONS
     rows = credit_trained.sample_rows
-    payload = {"decisions": [body(rows[i % len(rows)], subject_ref=f"s-{i}") for i in range(1201)]}
-    response = integration.post(URL + "bulk/", data=json.dumps(payload), content_type="application/json")
-    assert response.status_code == 201
+    payload = {"decisions": [body(rows[i % len(rows)], subject_ref=f"s-{i}") for i in range(n)]}
+    content = json.dumps(payload)
+    assert len(content) > 2_621_440
+    response = integration.post(URL + "bulk/", data=content, content_type="application/json")
+    assert response.status_code == 201, response.content[:500]
     returned = response.json()["decisions"]
     stored = dict(Decision.objects.values_list("id", "subject_ref"))
-    assert len(stored) == 1201
-    assert [stored[uuid.UUID(d["id"])] for d in returned] == [f"s-{i}" for i in range(1201)]
+    assert len(stored) == n
+    assert [stored[uuid.UUID(d["id"])] for d in returned] == [f"s-{i}" for i in range(n)]
     assert Decision.objects.get(id=returned[1100]["id"]).features == rows[1100 % len(rows)]
-    assert Explanation.objects.filter(status="pending", is_current=True).count() == 1201
-    assert AuditEvent.objects.filter(action=Action.DECISION_RECORDED).count() == 1201
+    assert Explanation.objects.filter(status="pending", is_current=True).count() == n
+    assert AuditEvent.objects.filter(action=Action.DECISION_RECORDED).count() == n
     assert verify_chain().ok
+
+
+def test_one_more_than_the_largest_bulk_is_refused_and_records_nothing(
+    integration, credit_version, applicant
+):
+    payload = {
+        "decisions": [body(applicant, subject_ref=f"s-{i}") for i in range(settings.BULK_MAX_DECISIONS + 1)]
+    }
+    response = integration.post(URL + "bulk/", data=json.dumps(payload), content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"decisions": f"at most {settings.BULK_MAX_DECISIONS} per request"}
+    assert not Decision.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["", "bulk/"])
+def test_a_body_over_the_size_limit_is_a_413_naming_it_and_records_nothing(
+    integration, credit_version, applicant, settings, path
+):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 20_000
+    one = body(applicant)
+    data = {"decisions": [one] * 40} if path else {**one, "reference": "x" * 30_000}
+    response = integration.post(URL + path, data=json.dumps(data), content_type="application/json")
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    assert "20,000 bytes" in response.json()["detail"]
+    assert not Decision.objects.exists()
 
 
 def test_bulk_is_all_or_nothing(integration, credit_version, credit_trained):
