@@ -1,5 +1,7 @@
 """Management commands an operator runs."""
 
+import os
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -28,6 +30,25 @@ def test_create_user_with_role():
     assert user.check_password("a-long-password")
     with pytest.raises(CommandError, match="taken"):
         call_command("create_user", "carol", "--role", "auditor", "--password", "x")
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [("short", "too short"), ("password123", "too common"), ("dora-explorer", "too similar to the username")],
+)
+def test_create_user_refuses_a_weak_password_and_creates_nothing(password, reason):
+    with pytest.raises(CommandError, match=reason):
+        call_command("create_user", "dora-explorer", "--role", "auditor", "--password", password)
+    assert not get_user_model().objects.filter(username="dora-explorer").exists()
+    assert not AuditEvent.objects.filter(action=Action.USER_CREATED).exists()
+
+
+def test_create_user_without_a_password_or_a_terminal_says_what_to_do(monkeypatch):
+    with open(os.devnull) as no_terminal:  # as under cron or a CI job
+        monkeypatch.setattr("sys.stdin", no_terminal)
+        with pytest.raises(CommandError, match="--password"):
+            call_command("create_user", "erin", "--role", "auditor")
+    assert not get_user_model().objects.filter(username="erin").exists()
 
 
 def test_seed_demo_twice_adds_nothing(tmp_path):
