@@ -1,7 +1,12 @@
-"""Liveness and readiness probes for the orchestrator (no authentication, no personal data)."""
+"""Liveness and readiness probes for the orchestrator (no authentication, no personal data), and
+the page of a sign-in refused for too many failures."""
 
+import ipaddress
+
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.shortcuts import render
 
 from config.celery import app as celery_app
 
@@ -26,3 +31,28 @@ def readyz(request):
         checks["broker"] = f"error: {exc.__class__.__name__}"
     ready = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if ready else "unavailable", **checks}, status=200 if ready else 503)
+
+
+def signin_locked_out(request, response, credentials):
+    """django-axes' lockout (AXES_LOCKOUT_CALLABLE): too many failed sign-ins for this username
+    from this address. 429 with Retry-After; the page says for how long, and what to do."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    locked = render(
+        request,
+        "registration/locked_out.html",
+        {"minutes": max(1, seconds // 60), "failure_limit": settings.AXES_FAILURE_LIMIT},
+        status=429,
+    )
+    locked["Retry-After"] = str(seconds)
+    return locked
+
+
+def signin_client_ip(request) -> str | None:
+    """The address a sign-in is counted against (AXES_CLIENT_IP_CALLABLE): REMOTE_ADDR only, as
+    for the subject portal (X-Forwarded-For is whatever the client says). None where there is no
+    address (a unix socket, a test client's force_login): axes stores it in an inet column."""
+    address = request.META.get("REMOTE_ADDR") or ""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
