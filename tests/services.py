@@ -1,4 +1,5 @@
-"""Real processes for integration tests: a Redis broker the tests own, and Celery workers.
+"""Real processes for integration tests: a Redis broker the tests own, Celery workers, and the
+settings module loaded in a fresh process under a chosen environment.
 
 The broker runs on its own port (TEST_BROKER_URL, 6399 by default) so that a test can stop and
 restart it without touching anything else on the machine.
@@ -17,6 +18,19 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def settings_process(code: str, **env: str) -> subprocess.CompletedProcess:
+    """Run `code` (which may read django.conf.settings) in a new interpreter whose environment is
+    this one plus `env`: the settings module reads the environment once, at import."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def wait_until(

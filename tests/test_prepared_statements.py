@@ -1,17 +1,13 @@
 """PostgreSQL prepares the statements a connection repeats (DB_PREPARE_THRESHOLD), and a bad
 value of the setting stops the process with a message that names it."""
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from decisions.models import ApiKey
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.services import settings_process
 
 
 def _prepared() -> list[str]:
@@ -33,11 +29,8 @@ def test_a_statement_is_prepared_on_the_server_after_five_runs():
 
 
 def _settings_with(value: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DB_PREPARE_THRESHOLD": value, "DJANGO_SETTINGS_MODULE": "config.settings"}
     code = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'])"
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    return settings_process(code, DB_PREPARE_THRESHOLD=value)
 
 
 def test_an_empty_threshold_prepares_nothing():

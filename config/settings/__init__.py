@@ -170,6 +170,16 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# A staff session (it reads data subjects' decisions) lasts a working day, not Django's two weeks.
+SESSION_COOKIE_AGE = env.int("SESSION_HOURS", default=8) * 3600
+# HTTPS. Off by default because TLS ends at the proxy in front, which should redirect HTTP itself;
+# set them where Django must do it (operators.md). The probes stay reachable over plain HTTP.
+SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=0)
+SECURE_SSL_REDIRECT = env.bool("SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    # Only behind a proxy that sets this header on every request and drops a client's own.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Ed25519 key that signs audit checkpoints and export manifests (base64 of the 32-byte seed).
 # In DEBUG a key is generated once into var/ so the demo runs with no set-up.
