@@ -44,9 +44,7 @@ def main() -> None:
     args = parser.parse_args()
 
     host, port = "127.0.0.1", harness.WEB_PORT
-    exists = f"SELECT 1 FROM pg_database WHERE datname = '{harness.DB_NAME}'"  # noqa: S608 - our constant
-    if harness.psql(exists) != "1":
-        harness.create_database()
+    harness.ensure_database()
     key = harness.api_key()
     auth = {"Authorization": f"Api-Key {key}"}
     tag = time.strftime("%H%M%S")

@@ -139,6 +139,13 @@ def create_database() -> None:
     )
 
 
+def ensure_database() -> None:
+    """Create the benchmark database (create_database) unless it exists; never drop it."""
+    exists = f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"  # noqa: S608 - our constant
+    if psql(exists) != "1":
+        create_database()
+
+
 def drop_database() -> None:
     # DB_NAME is the benchmark's own setting, never outside input.
     terminate = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'"

@@ -40,9 +40,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    exists = f"SELECT 1 FROM pg_database WHERE datname = '{harness.DB_NAME}'"  # noqa: S608 - our constant
-    if harness.psql(exists) != "1":
-        harness.create_database()
+    harness.ensure_database()
     with harness.stack(harness.redis_server):
         harness.setup_django()
         from django.core.wsgi import get_wsgi_application

@@ -85,9 +85,7 @@ def main() -> None:
     parser.add_argument("--bulk", type=int, default=0, help="decisions per bulk request (10 requests)")
     args = parser.parse_args()
 
-    exists = f"SELECT 1 FROM pg_database WHERE datname = '{harness.DB_NAME}'"  # noqa: S608 - our constant
-    if harness.psql(exists) != "1":
-        harness.create_database()
+    harness.ensure_database()
     with harness.stack(harness.redis_server):
         harness.setup_django()
         from config.wsgi import application
