@@ -61,9 +61,9 @@ class EventList(ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        params = EventParamsSerializer(data=self.request.query_params)
-        params.is_valid(raise_exception=True)
-        params = params.validated_data
+        query = EventParamsSerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
         filters = exports.ExportFilters.from_raw(
             {
                 "actions": [params["action"]] if params.get("action") else [],

@@ -15,15 +15,11 @@ from rest_framework import permissions
 
 
 def accepted_schemes(permission) -> set[str] | None:
-    """Names of the schemes that can satisfy `permission`, or None where it does not tell."""
+    """Names of the schemes that can satisfy `permission`, or None where it does not tell (then the
+    operation keeps every scheme drf-spectacular found; tests/test_openapi.py checks the result)."""
     if isinstance(permission, permissions.OR):
         first, second = accepted_schemes(permission.op1), accepted_schemes(permission.op2)
         return None if first is None or second is None else first | second
-    if isinstance(permission, permissions.AND):
-        first, second = accepted_schemes(permission.op1), accepted_schemes(permission.op2)
-        if first is None or second is None:
-            return first if second is None else second
-        return first & second
     # Our role permissions name the scheme that can satisfy them (decisions.auth).
     scheme = getattr(permission, "openapi_scheme", None)
     return None if scheme is None else {scheme}
