@@ -182,6 +182,31 @@ def test_manifest_signed_by_another_key_fails(recorded, auditor, tmp_path):
         )
 
 
+def test_a_manifest_stripped_of_its_signature_fails(recorded, auditor, tmp_path):
+    """Removing the signature does not turn the check off: a manifest whose sha256, size and rows
+    were rewritten to match a changed file, and whose signature was then dropped, is refused."""
+    export = run(auditor, "decisions")
+    original = export_path(export).read_bytes()
+    altered = b"\n".join(original.splitlines()[1:]) + b"\n"
+    copy = tmp_path / "export.jsonl"
+    copy.write_bytes(altered)
+    forged = dict(
+        export.manifest,
+        sha256=hashlib.sha256(altered).hexdigest(),
+        size_bytes=len(altered),
+        rows=export.manifest["rows"] - 1,
+    )
+    del forged["signature"]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(forged))
+    with pytest.raises(CommandError) as refused:
+        call_command(
+            "verify_export", str(copy), str(manifest), "--public-key", str(write_public_key(tmp_path))
+        )
+    assert "signature is invalid" in str(refused.value)
+    assert "sha256" not in str(refused.value) and "rows" not in str(refused.value)
+
+
 def test_streamed_export_from_the_page_has_a_signed_manifest(recorded, auditor, tmp_path):
     client = client_for(auditor)
     response = client.post("/audit/exports/", {"kind": "decisions", "format": "csv", "mode": "stream"})

@@ -71,6 +71,26 @@ def rates(attribute):
     return {g.value: (g.n, g.favourable, g.rate, g.impact_ratio) for g in attribute.groups}
 
 
+def test_a_group_at_exactly_four_fifths_is_not_flagged_and_one_just_below_is(credit_version):
+    """The four-fifths rule flags a ratio *below* 0.8: 4 of 5 favourable against 5 of 5 is exactly
+    0.8 and passes; 15 of 19 (0.789...) against the same is flagged."""
+    for sex, favourable in (
+        [("male_single", True)] * 5 + [("male_married", True)] * 4 + [("male_married", False)]
+    ):
+        make_decision(credit_version, features={"personal_status_sex": sex}, favourable=favourable)
+    sex = by_feature(credit_version)["personal_status_sex"]
+    married = next(g for g in sex.groups if g.value == "male_married")
+    assert married.impact_ratio == 0.8
+    assert not married.below_four_fifths and not sex.flagged
+    for favourable in [True] * 11 + [False] * 3:
+        make_decision(credit_version, features={"personal_status_sex": "male_married"}, favourable=favourable)
+    sex = by_feature(credit_version)["personal_status_sex"]
+    married = next(g for g in sex.groups if g.value == "male_married")
+    assert (married.n, married.favourable) == (19, 15)
+    assert married.impact_ratio == pytest.approx(15 / 19) and married.impact_ratio < 0.8
+    assert married.below_four_fifths and sex.flagged
+
+
 def test_rates_and_impact_ratios_by_sex_and_status(ledger):
     sex = by_feature(ledger)["personal_status_sex"]
     assert rates(sex) == {

@@ -139,6 +139,27 @@ def test_no_extension_after_the_first_month(decided, caseworker):
     assert request.extension_months == 0 and reviews.is_overdue(request)
 
 
+def test_an_extended_request_is_not_extended_again_once_its_first_month_is_over(decided, caseworker):
+    """Art. 12(3): extensions are given within the first month. A request already extended by one
+    month, whose original due date has passed but whose extended one has not, gets no second."""
+    request = contest(decided[0].decision)
+    reason = "We must obtain the applicant's file from the archive, which takes several weeks."
+    reviews.review_extend(request=request, user=caseworker, months=1, reason=reason)
+    received = timezone.now() - timedelta(days=40)
+    original_due = reviews.due_date_for(received)
+    ReviewRequest.objects.filter(pk=request.pk).update(
+        received_at=received, original_due_at=original_due, due_at=reviews.add_months(original_due, 1)
+    )
+    request.refresh_from_db()
+    assert request.original_due_at < timezone.now() < request.due_at
+    assert not reviews.can_extend(request)
+    with pytest.raises(ApplicationError) as refused:
+        reviews.review_extend(request=request, user=caseworker, months=1, reason=reason)
+    assert "within one month of receipt" in refused.value.fields["months"]
+    request.refresh_from_db()
+    assert request.extension_months == 1 and request.due_at == reviews.add_months(original_due, 1)
+
+
 # ---------------------------------------------------------------------------- the review
 def test_uphold_closes_the_request_with_the_rationale(decided, caseworker):
     request = contest(decided[0].decision)

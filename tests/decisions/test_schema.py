@@ -43,6 +43,14 @@ IMAGE = FeatureSchema.from_dict(
 def test_columns_and_groups_follow_the_encoding():
     assert SCHEMA.columns == ["amount", "housing=own", "housing=rent", "level"]
     assert SCHEMA.groups == [("amount", [0]), ("housing", [1, 2]), ("level", [3])]
+
+
+@pytest.mark.parametrize("amount", [0, 1000])
+def test_a_value_equal_to_a_bound_is_accepted(amount):
+    clean, errors = SCHEMA.validate({"amount": amount, "housing": "own", "level": "low"})
+    assert errors == {} and clean["amount"] == amount
+    image, errors = IMAGE.validate({"image": [0, 16, 16, 0]})
+    assert errors == {} and image["image"] == [0.0, 16.0, 16.0, 0.0]
     matrix = SCHEMA.encode([{"amount": 5, "housing": "rent", "level": "high"}])
     np.testing.assert_array_equal(matrix, [[5, 0, 1, 2]])
     assert SCHEMA.decode_row(matrix[0]) == {"amount": 5, "housing": "rent", "level": "high"}

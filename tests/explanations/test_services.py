@@ -57,6 +57,23 @@ def test_store_after_losing_the_claim_writes_nothing(pending):
     assert Explanation.objects.filter(status="pending").count() == 5
 
 
+def test_a_worker_whose_rows_were_claimed_again_by_another_stores_nothing(pending):
+    """The rows were handed back and another worker claimed them (status `running` again, under its
+    claim): the first worker's late store must not write over them; the second's stores."""
+    token, ids = services.explanation_claim_batch(model_version_id=pending.pk, limit=5)
+    features = [e.decision.features for e in Explanation.objects.filter(id__in=ids).order_by("id")]
+    schema, result, grouped = services.explanation_compute(version=pending, features=features)
+    Explanation.objects.filter(id__in=ids).update(status="pending", worker="")
+    other_token, reclaimed = services.explanation_claim_batch(model_version_id=pending.pk, limit=5)
+    assert sorted(reclaimed) == sorted(ids)
+    batch = {"version": pending, "ids": ids, "schema": schema, "result": result, "grouped": grouped}
+    assert services.explanation_store_batch(token=token, **batch) == 0
+    assert Explanation.objects.filter(status="running").count() == 5
+    assert not AuditEvent.objects.filter(action=Action.EXPLANATION_COMPUTED).exists()
+    assert services.explanation_store_batch(token=other_token, **batch) == 5
+    assert Explanation.objects.filter(status="done").count() == 5
+
+
 @override_settings(EXPLAIN_STALE_SECONDS=60, EXPLAIN_MAX_ATTEMPTS=2)
 def test_sweeper_returns_stale_claims_and_gives_up_eventually(pending):
     token, ids = services.explanation_claim_batch(model_version_id=pending.pk, limit=5)
