@@ -8,8 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import signing
+from .events import EVENT_COLUMNS, GENESIS_HASH, event_hash
 from .models import AuditEvent, Checkpoint
-from .services import EVENT_COLUMNS, GENESIS_HASH, event_hash, lock_chain
+from .storage import chain_head_locked
 
 _FIELDS = ("id", *EVENT_COLUMNS)
 
@@ -41,7 +42,7 @@ def checkpoint_sign() -> Checkpoint | None:
     """Sign the current head; None when nothing was appended since the last checkpoint."""
     with transaction.atomic():
         # Under the chain lock no event can be appended between reading the head and counting.
-        head = lock_chain()
+        head = chain_head_locked()
         last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
         if last is None or Checkpoint.objects.filter(last_event_id=last).exists():
             return None

@@ -1,7 +1,8 @@
-"""The one domain error type and its translation into API responses."""
+"""The one domain error type, and its translation into API responses and form errors."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +26,16 @@ class ApplicationError(Exception):
         self.fields = fields or {}
         if status_code is not None:
             self.status_code = status_code
+
+
+def add_service_errors(form, exc: ApplicationError) -> None:
+    """Show a service's refusal on a page's form: on the field it names where the form has one,
+    else above the form."""
+    if not exc.fields:
+        form.add_error(None, exc.message)
+    for field, message in exc.fields.items():
+        text = message if isinstance(message, str) else json.dumps(message)
+        form.add_error(field if field in form.fields else None, text)
 
 
 def too_large_detail() -> str:

@@ -5,18 +5,19 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from audit import api as audit_api
 from decisions import api as decisions_api
-from decisions import portal_views, review_api
 from decisions import views as decisions_views
 from explanations import api as explanations_api
+from oversight import api as oversight_api
+from reviews import portal_views
+from reviews import urls as reviews_urls
 
 from . import views
 
 api_v1 = [
-    path("decisions/", decisions_api.DecisionListCreate.as_view(), name="api-decisions"),
-    path("decisions/bulk/", decisions_api.DecisionBulkCreate.as_view(), name="api-decisions-bulk"),
-    path("decisions/<uuid:pk>/", decisions_api.DecisionDetail.as_view(), name="api-decision"),
+    path("decisions/", explanations_api.DecisionListCreate.as_view(), name="api-decisions"),
+    path("decisions/bulk/", explanations_api.DecisionBulkCreate.as_view(), name="api-decisions-bulk"),
+    path("decisions/<uuid:pk>/", explanations_api.DecisionDetail.as_view(), name="api-decision"),
     path(
         "decisions/<uuid:pk>/explanation/",
         explanations_api.ExplanationDetail.as_view(),
@@ -26,6 +27,11 @@ api_v1 = [
         "decisions/<uuid:pk>/explanation/recompute/",
         explanations_api.ExplanationRecompute.as_view(),
         name="api-decision-explanation-recompute",
+    ),
+    path(
+        "decisions/<uuid:pk>/access/revoke/",
+        decisions_api.AccessRevoke.as_view(),
+        name="api-decision-access-revoke",
     ),
     path("models/", decisions_api.ModelListCreate.as_view(), name="api-models"),
     path(
@@ -39,30 +45,30 @@ api_v1 = [
         name="api-model-version-importance",
     ),
     # Auditor workspace
-    path("audit/public-key", audit_api.PublicKey.as_view(), name="api-audit-public-key"),
-    path("audit/events/", audit_api.EventList.as_view(), name="api-audit-events"),
-    path("audit/verification/", audit_api.Verification.as_view(), name="api-audit-verification"),
-    path("audit/exports/", audit_api.ExportListCreate.as_view(), name="api-audit-exports"),
-    path("audit/exports/<uuid:pk>/", audit_api.ExportDetail.as_view(), name="api-audit-export"),
+    path("audit/public-key", oversight_api.PublicKey.as_view(), name="api-audit-public-key"),
+    path("audit/events/", oversight_api.EventList.as_view(), name="api-audit-events"),
+    path("audit/verification/", oversight_api.Verification.as_view(), name="api-audit-verification"),
+    path("audit/exports/", oversight_api.ExportListCreate.as_view(), name="api-audit-exports"),
+    path("audit/exports/<uuid:pk>/", oversight_api.ExportDetail.as_view(), name="api-audit-export"),
     path(
         "audit/exports/<uuid:pk>/download/",
-        audit_api.ExportDownload.as_view(),
+        oversight_api.ExportDownload.as_view(),
         name="api-audit-export-download",
     ),
     path(
         "audit/exports/<uuid:pk>/manifest/",
-        audit_api.ExportManifest.as_view(),
+        oversight_api.ExportManifest.as_view(),
         name="api-audit-export-manifest",
     ),
     path(
         "audit/statistics/<slug:name>/<str:version>/",
-        audit_api.Statistics.as_view(),
+        oversight_api.Statistics.as_view(),
         name="api-audit-statistics",
     ),
 ]
 
 # Article 22 workflow: the subject's token scope and the caseworkers' review actions.
-api_v1 += review_api.urlpatterns
+api_v1 += reviews_urls.api_urlpatterns
 
 urlpatterns = [
     # First: the API takes most of the requests (every recorded decision), and Django tries the
@@ -72,8 +78,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("access/<str:token>/", portal_views.subject_decision, name="subject-decision"),
-    path("", include("decisions.urls")),
-    path("audit/", include("audit.urls")),
+    path("", include("reviews.urls")),
+    path("audit/", include("oversight.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -1,16 +1,15 @@
 """Operators register model versions and manage API keys here; every write goes through a service."""
 
-import json
-
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
 
 from audit.services import Actor
-from config.errors import ApplicationError
+from config.errors import ApplicationError, add_service_errors
 
-from . import services
+from .accounts import api_key_revoke
 from .models import ApiKey, Decision, DecisionModel, ModelVersion
+from .registration import model_register, model_version_set_status
 
 
 class ModelVersionRegisterForm(forms.Form):
@@ -43,13 +42,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return [f.name for f in ModelVersion._meta.fields if f.name not in ("artifact", "background")]
 
     def add_view(self, request, form_url="", extra_context=None):
-        from django.shortcuts import redirect, render
-
         form = ModelVersionRegisterForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                version = services.model_register(
+                version = model_register(
                     name=data["name"],
                     version=data["version"],
                     framework=data["framework"],
@@ -63,14 +60,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                     actor=Actor.user(request.user),
                 )
             except ApplicationError as exc:
-                for field, message in exc.fields.items():
-                    target = field if field in form.fields else None
-                    form.add_error(
-                        target,
-                        ValidationError(f"{message if isinstance(message, str) else json.dumps(message)}"),
-                    )
-                if not exc.fields:
-                    form.add_error(None, exc.message)
+                add_service_errors(form, exc)
             else:
                 self.message_user(request, f"Registered {version}", messages.SUCCESS)
                 return redirect("admin:decisions_modelversion_change", version.pk)
@@ -88,16 +78,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.action(description="Retire selected versions")
     def retire(self, request, queryset):
         for version in queryset:
-            services.model_version_set_status(
-                version=version, status="retired", actor=Actor.user(request.user)
-            )
+            model_version_set_status(version=version, status="retired", actor=Actor.user(request.user))
 
     @admin.action(description="Activate selected versions")
     def activate(self, request, queryset):
         for version in queryset:
-            services.model_version_set_status(
-                version=version, status="active", actor=Actor.user(request.user)
-            )
+            model_version_set_status(version=version, status="active", actor=Actor.user(request.user))
 
 
 @admin.register(DecisionModel)
@@ -127,7 +113,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected keys")
     def revoke(self, request, queryset):
         for key in queryset.filter(revoked_at__isnull=True):
-            services.api_key_revoke(key=key, actor=Actor.user(request.user))
+            api_key_revoke(key=key, actor=Actor.user(request.user))
 
 
 @admin.register(Decision)

@@ -12,12 +12,13 @@ from collections.abc import Callable
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.utils import timezone
 from rest_framework.response import Response
 
 from config.errors import ApplicationError
 
+from . import storage
 from .models import ApiKey, IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
@@ -28,60 +29,30 @@ def _fernet(api_key: ApiKey, key: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(hashlib.sha256(material).digest()))
 
 
-def _stored(api_key: ApiKey, key: str) -> tuple[str, int, dict] | None:
-    """(request_sha256, status_code, response) of the key's first request, if there was one.
-
-    One plain query on the unique (api_key, key) index: every keyed request pays for it, and
-    the ORM's `.first()` of the same cost about three times the CPU (bench/RESULTS.md, stop 11).
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT request_sha256, status_code, response FROM {IdempotencyRecord._meta.db_table} "  # noqa: S608
-            "WHERE api_key_id = %s AND key = %s",
-            [api_key.pk, key],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    request_sha, status_code, response = row
-    return request_sha, status_code, json.loads(response) if isinstance(response, str) else response
-
-
 class Claim:
     """A keyed request's right to be answered once.
 
-    The handler records its response with `record(status, body)`, which returns the key's
-    INSERT (sql, params) for the handler to commit with its own writes: as a part of their one
-    statement where it can (`decisions.services.decision_write`), else in their transaction. A
-    concurrent request that claimed the key first makes that INSERT raise IntegrityError, and
-    everything the handler wrote is rolled back with it.
-
-    A keyed decision used to be wrapped in a transaction of its own (BEGIN, the decision, the
-    record's INSERT, COMMIT): three more round trips than an unkeyed one, with the audit chain's
-    lock held across two of them (bench/RESULTS.md, stops 11 and 12).
+    The handler builds its response first, then hands `record(status, body)` (the key's record,
+    not yet saved) to the service that writes its work, which commits the record with that work.
+    A concurrent request that claimed the key first makes the record's INSERT raise
+    IntegrityError, and everything the handler wrote is rolled back with it.
     """
 
     def __init__(self, api_key: ApiKey, key: str, request_sha: str):
         self.api_key, self.key, self.request_sha = api_key, key, request_sha
         self.recorded = False
 
-    def record(self, status: int, body: dict) -> tuple[str, list]:
-        """The INSERT of the key's record with `body` sealed (RETURNING one row)."""
+    def record(self, status: int, body: dict) -> IdempotencyRecord:
+        """The key's record, holding `body` sealed; for the writing service to save."""
         sealed = _fernet(self.api_key, self.key).encrypt(json.dumps(body).encode()).decode()
-        as_json = "%s::jsonb" if connection.vendor == "postgresql" else "%s"  # SQLite keeps JSON as text
         self.recorded = True
-        return (
-            f"INSERT INTO {IdempotencyRecord._meta.db_table} "  # noqa: S608
-            "(api_key_id, key, request_sha256, status_code, response, created_at) "
-            f"VALUES (%s, %s, %s, %s, {as_json}, %s) RETURNING 1",
-            [
-                self.api_key.pk,
-                self.key,
-                self.request_sha,
-                status,
-                json.dumps({"sealed": sealed}),
-                timezone.now(),
-            ],
+        return IdempotencyRecord(
+            api_key_id=self.api_key.pk,
+            key=self.key,
+            request_sha256=self.request_sha,
+            status_code=status,
+            response={"sealed": sealed},
+            created_at=timezone.now(),
         )
 
 
@@ -103,8 +74,8 @@ def _replay(stored: tuple[str, int, dict], api_key: ApiKey, key: str, request_sh
 
 
 def idempotent(request, handler: Callable[[Claim | None], tuple[int, dict]]) -> Response:
-    """Run `handler` at most once per Idempotency-Key. It records and returns (status, body);
-    given a Claim, it must commit `claim.record(status, body)` with its writes."""
+    """Run `handler` at most once per Idempotency-Key. It writes and returns (status, body);
+    given a Claim, it must have its writes commit `claim.record(status, body)` with them."""
     key = request.headers.get("Idempotency-Key")
     api_key = request.auth
     if key is None or not isinstance(api_key, ApiKey):
@@ -120,7 +91,7 @@ def idempotent(request, handler: Callable[[Claim | None], tuple[int, dict]]) -> 
             "Idempotency-Key too long", fields={"Idempotency-Key": f"at most {MAX_KEY_LENGTH} characters"}
         )
     request_sha = hashlib.sha256(request.body).hexdigest()
-    existing = _stored(api_key, key)
+    existing = storage.idempotency_stored(api_key.pk, key)
     if existing is not None:
         return _replay(existing, api_key, key, request_sha)
     claim = Claim(api_key, key, request_sha)
@@ -128,7 +99,7 @@ def idempotent(request, handler: Callable[[Claim | None], tuple[int, dict]]) -> 
         status, body = handler(claim)
     except IntegrityError:
         # A concurrent request with the same key won the race; our work was rolled back.
-        existing = _stored(api_key, key)
+        existing = storage.idempotency_stored(api_key.pk, key)
         if existing is None:
             raise
         return _replay(existing, api_key, key, request_sha)

@@ -8,7 +8,7 @@ neither. Loaded by DecisionsConfig.ready().
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 from .auth import ApiKeyAuthentication
-from .review_api import TOKEN_HEADER, SubjectTokenAuthentication
+from .subject_access import TOKEN_HEADER, SubjectTokenAuthentication
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

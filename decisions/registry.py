@@ -1,26 +1,90 @@
-"""The registry rows every recorded decision looks up (its API key, its model version), served
-from the connection's registry cache where the database backend keeps one (`config.postgresql`:
-dropped whenever PostgreSQL announces a committed change to those tables), and queried otherwise.
+"""The model registry as the hot path reads it: which version a decision uses, its parsed schema
+and its loaded predictor, each cached.
+
+A registered version never changes (a new schema or artifact is a new version), so what is kept
+per process needs no invalidation; only *which* version is active, and its status, can change,
+and that row is cached on the database connection until the registry's tables change
+(decisions.storage.registry_lookup).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from typing import Any
 
-from django.db import connection
+from django.db.models import QuerySet
+
+from config.errors import ApplicationError
+
+from . import storage
+from .models import ModelVersion
+from .predictors import ArtifactError, Predictor, load_predictor, sha256
+from .schema import FeatureSchema
+
+_versions: dict[tuple[int, Any], ModelVersion] = {}
+_schemas: dict[tuple[int, Any], FeatureSchema] = {}
+_predictors: dict[tuple[int, str], Predictor] = {}
+_predictors_lock = threading.Lock()
 
 
-def registry_lookup[T](key: tuple, load: Callable[[], T | None]) -> T | None:
-    """`load()`'s result, from the cache when it holds `key`. Only found rows are cached: an
-    unknown key or model is looked up again every time."""
-    cache = connection.registry_cache() if hasattr(connection, "registry_cache") else None
-    if cache is None:
-        return load()
-    if key in cache:
-        return cache[key]
-    value = load()
-    if value is not None:
-        # If a change was announced during load(), `cache` is no longer the connection's: the
-        # row is dropped with it.
-        cache[key] = value
-    return value
+def model_version_list() -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.select_related("model").defer("artifact", "background")
+
+
+def resolve_model_version(name: str, version: str | None = None) -> ModelVersion:
+    """The named version, or the newest active version of the model; ApplicationError naming
+    the field otherwise. The version's JSON (schema, output, texts: tens of kB) is decoded once
+    per process; its artifact and background load only when a predictor is built."""
+    row = storage.registry_lookup(
+        ("model_version", name, version), lambda: storage.model_version_row(name, version)
+    )
+    if version:
+        if row is None:
+            raise ApplicationError(
+                "unknown model version", fields={"model_version": f"{name}@{version} is not registered"}
+            )
+        if row[2] != ModelVersion.Status.ACTIVE:
+            raise ApplicationError(
+                "retired model version", fields={"model_version": f"{name}@{version} is retired"}
+            )
+    elif row is None:
+        raise ApplicationError("unknown model", fields={"model": f"no active model named {name!r}"})
+    key = (row[0], row[1])
+    found = _versions.get(key)
+    if found is None:
+        found = _versions[key] = model_version_list().get(pk=row[0])
+    found.status = row[2]
+    return found
+
+
+def schema_of(version: Any) -> FeatureSchema:
+    """The parsed feature schema of a ModelVersion, once per process; created_at in the key
+    guards against a reused primary key."""
+    key = (version.pk, version.created_at)
+    schema = _schemas.get(key)
+    if schema is None:
+        schema = _schemas[key] = FeatureSchema.from_dict(version.feature_schema)
+    return schema
+
+
+def predictor_for(version: Any) -> Predictor:
+    """The loaded predictor of a ModelVersion, once per process; the artifact's sha256 is checked
+    when it is loaded."""
+    key = (version.pk, version.artifact_sha256)
+    predictor = _predictors.get(key)
+    if predictor is None:
+        with _predictors_lock:
+            predictor = _predictors.get(key)
+            if predictor is None:
+                artifact = bytes(version.artifact)
+                if sha256(artifact) != version.artifact_sha256:
+                    raise ArtifactError(
+                        f"artifact of {version} does not match its recorded sha256; refusing to load"
+                    )
+                predictor = load_predictor(
+                    version.framework,
+                    artifact,
+                    input_shape=(version.training or {}).get("input_shape"),
+                )
+                _predictors[key] = predictor
+    return predictor

@@ -24,14 +24,14 @@ flattened (``name[i]``).
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
+
+from .feature_values import clean_value, is_number
 
 FEATURE_TYPES = ("numeric", "categorical", "image")
 CATEGORICAL_ENCODINGS = ("one_hot", "ordinal")
@@ -129,7 +129,7 @@ class FeatureSchema:
             if kind == "numeric":
                 minimum, maximum = raw.get("minimum"), raw.get("maximum")
                 for bound_name, bound in (("minimum", minimum), ("maximum", maximum)):
-                    if bound is not None and not _is_number(bound):
+                    if bound is not None and not is_number(bound):
                         raise SchemaError(f"{name}: '{bound_name}' must be a number")
                 if minimum is not None and maximum is not None and minimum > maximum:
                     raise SchemaError(f"{name}: minimum is greater than maximum")
@@ -170,7 +170,7 @@ class FeatureSchema:
                 ):
                     raise SchemaError(f"{name}: image feature needs a 'shape' of positive integers")
                 minimum, maximum = raw.get("minimum", 0), raw.get("maximum", 255)
-                if not _is_number(minimum) or not _is_number(maximum) or minimum >= maximum:
+                if not is_number(minimum) or not is_number(maximum) or minimum >= maximum:
                     raise SchemaError(
                         f"{name}: image 'minimum' and 'maximum' must be numbers, minimum < maximum"
                     )
@@ -258,7 +258,7 @@ class FeatureSchema:
                 continue
             value = features[f.name]
             try:
-                clean[f.name] = _clean_value(f, value)
+                clean[f.name] = clean_value(f, value)
             except ValueError as exc:
                 errors[f.name] = str(exc)
         return clean, errors
@@ -346,71 +346,3 @@ class FeatureSchema:
 
 # Up to this many rows, FeatureSchema.encode fills a list row by row; beyond, numpy column by column.
 _ROW_BY_ROW_MAX = 32
-
-
-def _is_number(value: Any) -> bool:
-    """A JSON number we can compute with: not a bool, finite, and within float range."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:  # an integer beyond float range, e.g. 10**400
-        return False
-
-
-def _clean_value(f: Feature, value: Any) -> Any:
-    if f.type == "numeric":
-        if isinstance(value, str):
-            raise ValueError("must be a number, not a string")
-        if not _is_number(value):
-            raise ValueError("must be a finite number")
-        if f.integer and float(value) != int(value):
-            raise ValueError("must be a whole number")
-        if f.minimum is not None and value < f.minimum:
-            raise ValueError(f"must be at least {f.minimum:g}{(' ' + f.unit) if f.unit else ''}")
-        if f.maximum is not None and value > f.maximum:
-            raise ValueError(f"must be at most {f.maximum:g}{(' ' + f.unit) if f.unit else ''}")
-        return int(value) if f.integer else float(value)
-    if f.type == "categorical":
-        allowed = [c.value for c in f.categories]
-        if not isinstance(value, str) or value not in allowed:
-            shown = ", ".join(repr(v) for v in allowed[:12])
-            raise ValueError(f"must be one of {shown}")
-        return value
-    return _clean_image(f, value)
-
-
-def _clean_image(f: Feature, value: Any) -> list:
-    """An image is a flat or nested list of numbers, or a base64 PNG of the declared shape."""
-    if isinstance(value, str):
-        array = _decode_png(f, value)
-    else:
-        flat = np.asarray(value, dtype=object).reshape(-1) if isinstance(value, list) else None
-        if flat is None or not all(_is_number(v) for v in flat):
-            raise ValueError("must be a list of numbers or a base64-encoded PNG")
-        array = np.asarray(flat, dtype=np.float64)
-        if array.size != f.width:
-            raise ValueError(f"must have {f.width} values ({'x'.join(map(str, f.shape))})")
-        array = array.reshape(f.shape)
-    low, high = f.minimum, f.maximum
-    if low is not None and high is not None and (array.min() < low or array.max() > high):
-        raise ValueError(f"pixel values must lie between {low:g} and {high:g}")
-    return array.reshape(-1).tolist()
-
-
-def _decode_png(f: Feature, value: str) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        raw = base64.b64decode(value, validate=True)
-        image = Image.open(io.BytesIO(raw))
-        image.load()
-    except (ValueError, UnidentifiedImageError, OSError):
-        raise ValueError("must be a list of numbers or a base64-encoded PNG") from None
-    gray = np.asarray(image.convert("L"), dtype=np.float64)
-    if gray.shape != tuple(f.shape[:2]):
-        raise ValueError(f"PNG must be {f.shape[1]}x{f.shape[0]} pixels, got {gray.shape[1]}x{gray.shape[0]}")
-    # 8-bit grey levels are scaled onto the feature's declared pixel range.
-    low = f.minimum or 0
-    high = f.maximum if f.maximum is not None else 255
-    return (low + gray / 255.0 * (high - low)).reshape(f.shape)

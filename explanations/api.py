@@ -1,15 +1,144 @@
+"""REST API of decisions and their explanations: record decisions (one, or a bulk), read them,
+read an explanation, recompute one (auditors), and a version's global importance.
+
+The decision endpoints live here, with the explanations: a decision is recorded with its pending
+explanation, and every decision body says how far its explanation is.
+"""
+
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import Actor
-from decisions.auth import IsAuditor, IsCaseworker, IsIntegration
-from decisions.models import ModelVersion
+from decisions.auth import IsAuditor, IsCaseworker, IsIntegration, actor_of
+from decisions.idempotency import Claim, idempotent
+from decisions.recording import DecisionInput
+from decisions.registry import model_version_list
+from decisions.serializers import BulkCreateSerializer, DecisionCreateSerializer
 
-from . import selectors, services
-from .serializers import ExplanationSerializer
+from . import selectors
+from .filters import DecisionFilter
+from .recompute import explanation_recompute
+from .recording import RecordedDecision, Recording, recording_prepare, recording_prepare_one, recording_write
+from .serializers import DecisionSerializer, ExplanationSerializer, decision_body
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "a retry with the same key and body returns the first response; the same key with another "
+        "body is 422; an empty key is 400 (send no header instead)"
+    ),
+)
+
+
+def created_body(recorded: RecordedDecision) -> dict:
+    """A new decision's response body, the only one that holds its subject access link."""
+    return decision_body(
+        recorded.decision, explanation=recorded.explanation, access_url=recorded.subject_access_url
+    )
+
+
+def _write(recording: Recording, claim: Claim | None, body: dict) -> tuple[int, dict]:
+    """Write the recording and answer 201 with `body`, built from it before the write (ids and
+    links are made in Python, explanations are pending), so that an Idempotency-Key's record of
+    the response commits with the decisions."""
+    recording_write(recording, idempotency=claim.record(status.HTTP_201_CREATED, body) if claim else None)
+    return status.HTTP_201_CREATED, body
+
+
+class DecisionPagination(CursorPagination):
+    ordering = ("-decided_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class DecisionListCreate(ListAPIView):
+    """List decisions (integration, caseworkers, auditors) or record one (integration)."""
+
+    pagination_class = DecisionPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = DecisionFilter
+    serializer_class = DecisionSerializer
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsIntegration()]
+        return [(IsIntegration | IsAuditor | IsCaseworker)()]
+
+    def get_queryset(self):
+        return selectors.decision_list()
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        decisions = selectors.with_current_explanation(page)
+        return self.get_paginated_response([decision_body(d) for d in decisions])
+
+    @extend_schema(
+        request=DecisionCreateSerializer,
+        responses={201: DecisionSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def post(self, request):
+        def record(claim):
+            recording = recording_prepare_one(
+                item=DecisionInput.from_raw(request.data), actor=actor_of(request), api_key=request.auth
+            )
+            return _write(recording, claim, created_body(recording.recorded[0]))
+
+        return idempotent(request, record)
+
+
+class DecisionBulkCreate(APIView):
+    """Record many decisions in one request: all or nothing."""
+
+    permission_classes = [IsIntegration]
+
+    @extend_schema(
+        request=BulkCreateSerializer,
+        responses={
+            201: inline_serializer(
+                "BulkCreated",
+                {"count": serializers.IntegerField(), "decisions": DecisionSerializer(many=True)},
+            )
+        },
+        parameters=[IDEMPOTENCY_HEADER],
+        description=(
+            "All or nothing: if any decision is invalid, none is recorded and the 400 response "
+            "names every bad field under errors.decisions.<index>."
+        ),
+    )
+    def post(self, request):
+        def record(claim):
+            serializer = BulkCreateSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            items = [DecisionInput.from_raw(raw) for raw in serializer.validated_data["decisions"]]
+            recording = recording_prepare(items=items, actor=actor_of(request), api_key=request.auth)
+            body = {
+                "count": len(recording.recorded),
+                "decisions": [created_body(r) for r in recording.recorded],
+            }
+            return _write(recording, claim, body)
+
+        return idempotent(request, record)
+
+
+class DecisionDetail(APIView):
+    permission_classes = [IsIntegration | IsAuditor | IsCaseworker]
+
+    @extend_schema(responses={200: DecisionSerializer})
+    def get(self, request, pk):
+        decision = get_object_or_404(selectors.decision_list(), pk=pk)
+        selectors.with_current_explanation([decision])
+        return Response(decision_body(decision))
 
 
 class ExplanationDetail(APIView):
@@ -47,7 +176,7 @@ class ExplanationRecompute(APIView):
         explanation = selectors.explanation_current(pk)
         if explanation is None:
             return Response({"detail": "no such decision"}, status=404)
-        result = services.explanation_recompute(explanation=explanation, actor=Actor.user(request.user))
+        result = explanation_recompute(explanation=explanation, actor=Actor.user(request.user))
         return Response({k: result[k] for k in ("identical", "max_abs_difference", "method", "device")})
 
 
@@ -68,8 +197,6 @@ class GlobalImportance(APIView):
         }
     )
     def get(self, request, name, version):
-        found = get_object_or_404(
-            ModelVersion.objects.select_related("model"), model__name=name, version=version
-        )
+        found = get_object_or_404(model_version_list(), model__name=name, version=version)
         body = selectors.global_importance(found.pk)
         return Response({"model": name, "model_version": version, **body})

@@ -3,6 +3,10 @@ from functools import cached_property
 from django.db import models
 from django.db.models import Q
 
+from decisions.registry import schema_of
+
+from .contributions import contributions_labelled
+
 
 class Explanation(models.Model):
     """One SHAP computation for a decision. The current one is `is_current`; earlier are history."""
@@ -62,10 +66,6 @@ class Explanation(models.Model):
     @cached_property
     def labelled_contributions(self) -> list[dict]:
         """Per feature, in schema order: label, the person's value, contribution, flags."""
-        from decisions.predictors import schema_of
-
-        from .contributions import contributions_labelled
-
         decision = self.decision
         return contributions_labelled(
             schema_of(decision.model_version), decision.features or {}, self.contributions or {}

@@ -15,6 +15,8 @@ import numpy as np
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from decisions.registry import predictor_for, schema_of
+
 MAX_BARS = 8
 TOWARD = "#1f5fa8"  # blue: toward the positive class / the decided class
 AGAINST = "#b4420b"  # orange: against it (both pass 4.5:1 on white)
@@ -208,8 +210,6 @@ def _truncate(text: str, n: int) -> str:
 def image_svgs(explanation, decision) -> dict:
     """The image the model read, and the same image with its attributions over it: red where a
     pixel pushed toward the decided class, blue where it pushed away."""
-    from decisions.predictors import schema_of
-
     schema = schema_of(decision.model_version)
     feature = next(f for f in schema.features if f.type == "image")
     h, w = feature.shape[0], feature.shape[1]
@@ -268,8 +268,6 @@ def image_svgs(explanation, decision) -> dict:
 
 def runner_up_classes(decision, limit: int = 3) -> list[dict]:
     """The classes the model rated next, with its probabilities (for multiclass decisions)."""
-    from decisions.predictors import predictor_for, schema_of
-
     version = decision.model_version
     if version.output["type"] != "multiclass" or decision.personal_data_erased_at is not None:
         return []

@@ -1,6 +1,16 @@
+"""Bodies of the decisions and explanations API. A decision's body is built by `decision_body`
+alone, on creation, in lists and in detail; DecisionSerializer documents it."""
+
+import functools
+import uuid
+
+from django.urls import get_script_prefix, reverse
 from rest_framework import serializers
 
+from decisions.models import Decision
+
 from .models import Explanation
+from .reasons import principal_reasons
 
 
 class ContributionSerializer(serializers.Serializer):
@@ -48,8 +58,72 @@ class ExplanationSerializer(serializers.ModelSerializer):
         ]
 
     def get_reasons(self, obj) -> list[str]:
-        from .reasons import principal_reasons
-
         if obj.status != Explanation.Status.DONE:
             return []
         return [r["text"] for r in principal_reasons(obj, obj.decision)]
+
+
+class ExplanationLinkSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    url = serializers.CharField()
+
+
+class DecisionSerializer(serializers.Serializer):
+    """The shape `decision_body` builds, for the API's schema."""
+
+    id = serializers.UUIDField()
+    model = serializers.CharField()
+    model_version = serializers.CharField()
+    kind = serializers.CharField()
+    subject_ref = serializers.CharField()
+    reference = serializers.CharField()
+    outcome = serializers.CharField()
+    favourable = serializers.BooleanField(allow_null=True)
+    score = serializers.FloatField()
+    decided_at = serializers.DateTimeField()
+    features = serializers.DictField()
+    explanation = ExplanationLinkSerializer()
+    subject_access_url = serializers.CharField(required=False, help_text="returned once, on creation")
+
+
+def explanation_url(decision_id: uuid.UUID) -> str:
+    """reverse("api-decision-explanation", args=[decision_id]), from a template reversed once
+    per script prefix: every decision body has this link, and reverse() cost more than the rest
+    of a bulk response's body. The URL's only argument is the decision's UUID, written as str()
+    writes it."""
+    before, after = _explanation_url_template(get_script_prefix())
+    return f"{before}{decision_id}{after}"
+
+
+@functools.cache
+def _explanation_url_template(script_prefix: str) -> tuple[str, str]:
+    # script_prefix is the cache's key: reverse() reads the same prefix itself.
+    marker = uuid.UUID(int=0)
+    before, after = reverse("api-decision-explanation", args=[marker]).split(str(marker))
+    return before, after
+
+
+def decision_body(decision: Decision, *, explanation=None, access_url: str | None = None) -> dict:
+    version = decision.model_version
+    if explanation is None:
+        explanation = getattr(decision, "current_explanation", None)
+    body = {
+        "id": str(decision.pk),
+        "model": version.model.name,
+        "model_version": version.version,
+        "kind": decision.kind,
+        "subject_ref": decision.subject_ref,
+        "reference": decision.reference,
+        "outcome": decision.outcome,
+        "favourable": decision.favourable,
+        "score": decision.score,
+        "decided_at": decision.decided_at.isoformat(),
+        "features": decision.features,
+        "explanation": {
+            "status": explanation.status if explanation is not None else None,
+            "url": explanation_url(decision.pk),
+        },
+    }
+    if access_url is not None:
+        body["subject_access_url"] = access_url
+    return body

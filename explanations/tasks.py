@@ -6,14 +6,10 @@ import os
 from celery import shared_task
 from celery.signals import task_postrun, worker_process_init, worker_process_shutdown
 
-from .services import (
-    TransientError,
-    explanation_drain,
-    explanations_sweep,
-    freeze_after_loading,
-    process_needs_recycling,
-    store_thread_stop,
-)
+from .compute import freeze_after_loading, process_needs_recycling
+from .drain import TransientError, explanation_drain, store_thread_stop
+from .engine import detect_devices
+from .sweeper import explanations_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +42,6 @@ def sweep() -> dict:
 
 @worker_process_init.connect
 def _prepare_process(**kwargs):
-    from .engine import detect_devices
-
     freeze_after_loading()
     logger.info("explanation worker %s devices: %s", os.getpid(), detect_devices())
 

@@ -10,20 +10,20 @@ from audit.services import Actor
 
 @pytest.fixture(scope="session")
 def credit_trained():
-    from decisions.demo import credit
+    from demo import credit
 
     return credit.train()
 
 
 @pytest.fixture(scope="session")
 def digits_trained():
-    from decisions.demo import digits
+    from demo import digits
 
     return digits.train()
 
 
 def register(trained, *, version: str | None = None, **overrides):
-    from decisions.services import model_register
+    from decisions.registration import model_register
 
     return model_register(
         name=trained.name,
@@ -59,7 +59,7 @@ def applicant(credit_trained):
 
 @pytest.fixture
 def api_key(db):
-    from decisions.services import api_key_create
+    from decisions.accounts import api_key_create
 
     key, raw = api_key_create(name="core-banking", actor=Actor.system("tests"))
     key.raw = raw
@@ -77,7 +77,7 @@ def integration(api_key):
 def _user(username: str, role: str | None):
     from django.contrib.auth import get_user_model
 
-    from decisions.services import user_create
+    from decisions.accounts import user_create
 
     if role is None:
         return get_user_model().objects.create_user(username=username, password="pw-" + username)

@@ -25,12 +25,15 @@ call_command("migrate", verbosity=0)
 from django.db import connection
 
 from audit.chain import verify_chain
-from audit.exports import export_create, export_path, export_run
+from oversight.exports import export_create, export_path, export_run
 from audit.services import Actor
-from decisions.demo import credit
-from decisions.services import DecisionInput, decision_record_many, model_register, user_create
+from demo import credit
+from decisions.recording import DecisionInput
+from explanations.recording import decision_record_many
+from decisions.registration import model_register
+from decisions.accounts import user_create
 from explanations.models import Explanation
-from explanations.services import explanation_drain
+from explanations.drain import explanation_drain
 
 trained = credit.train()
 version = model_register(
@@ -55,7 +58,7 @@ statuses = sorted(set(Explanation.objects.values_list("status", flat=True)))
 # The API on SQLite, with the Idempotency-Key that the README's example sends.
 from django.test import Client
 
-from decisions.services import api_key_create
+from decisions.accounts import api_key_create
 
 _, raw_key = api_key_create(name="check", actor=Actor.system("check"))
 api = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Api-Key {raw_key}")

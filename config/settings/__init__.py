@@ -40,9 +40,13 @@ INSTALLED_APPS = [
     "django_filters",
     "axes",
     "csp",
+    # Our apps, floor first: each imports only those above it in this list (docs/architecture.md).
+    "audit",
     "decisions",
     "explanations",
-    "audit",
+    "reviews",
+    "oversight",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -238,11 +242,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Choices that share a field name (kind, status, grounds) with others get names of their own.
     "ENUM_NAME_OVERRIDES": {
-        "ExportKindEnum": "audit.models.Export.Kind",
-        "ExportStatusEnum": "audit.models.Export.Status",
-        "ReviewKindEnum": "decisions.models.ReviewRequest.Kind",
-        "ReviewStatusEnum": "decisions.models.ReviewRequest.Status",
-        "ReviewGroundsEnum": "decisions.models.ReviewRequest.Grounds",
+        "ExportKindEnum": "oversight.models.Export.Kind",
+        "ExportStatusEnum": "oversight.models.Export.Status",
+        "ReviewKindEnum": "reviews.models.ReviewRequest.Kind",
+        "ReviewStatusEnum": "reviews.models.ReviewRequest.Status",
+        "ReviewGroundsEnum": "reviews.models.ReviewRequest.Grounds",
     },
 }
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .base import SHAP_GLOBAL_STATE_LOCK, Explanation, IntArray, check_classes
+from .base import SHAP_GLOBAL_STATE_LOCK, Explanation, IntArray, check_classes, flip_to_negative_class
 from .devices import detect_devices
 
 Float32Array = npt.NDArray[np.float32]
@@ -121,8 +121,6 @@ def explanation(
     compute_seconds: float,
 ) -> Explanation:
     """Assemble a probability-space Explanation, flipping single-output rows to class 0."""
-    from .base import flip_to_negative_class
-
     values = np.array(values, dtype=np.float64)
     base_values = np.array(base_values, dtype=np.float64)
     predictions = np.array(predictions, dtype=np.float64)

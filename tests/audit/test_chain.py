@@ -6,10 +6,11 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
-from audit import services as audit_services
+from audit import storage as audit_storage
 from audit.chain import checkpoint_sign, verify_chain
+from audit.events import GENESIS_HASH
 from audit.models import Action, AuditEvent
-from audit.services import GENESIS_HASH, Actor, EventSpec, audit_record, audit_record_many
+from audit.services import Actor, EventSpec, audit_record, audit_record_many
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +56,7 @@ def test_events_appended_by_postgresql_start_the_chain_and_hash_as_python_does()
     ]
     assert audit_record_many(events=specs) == 3
     assert AuditEvent.objects.order_by("id").first().prev_hash == GENESIS_HASH
-    # verify_chain recomputes every link and every hash in Python (audit.services.event_hash).
+    # verify_chain recomputes every link and every hash in Python (audit.events.event_hash).
     result = verify_chain()
     assert result.ok and result.checked == 3, result.describe()
 
@@ -155,7 +156,7 @@ def test_bulk_events_chain_in_order_across_statement_chunks(monkeypatch, copy_fr
     small batches, whose hashes PostgreSQL computes), the ids follow chain order, the data
     survive, and Python's verification recomputes every hash. (SQLite's multi-row INSERTs are
     run by tests/test_embedded_default.py.)"""
-    monkeypatch.setattr(audit_services, "COPY_MIN_EVENTS", copy_from)
+    monkeypatch.setattr(audit_storage, "COPY_MIN_EVENTS", copy_from)
     audit_record(
         actor=Actor.system("test"), action=Action.API_KEY_CREATED, object_type="api_key", object_id=0
     )

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from audit.models import Action, AuditEvent
-from decisions.auth import hash_key
+from decisions.credentials import secret_hash
 from decisions.models import ApiKey, Decision, ModelVersion
 from explanations.models import Explanation
 
@@ -19,7 +19,7 @@ def test_create_api_key_prints_key_once_and_stores_hash(capsys):
     call_command("create_api_key", "core-banking")
     raw = capsys.readouterr().out.strip()
     key = ApiKey.objects.get(name="core-banking")
-    assert raw.startswith("rk_") and key.key_hash == hash_key(raw) and raw not in key.key_hash
+    assert raw.startswith("rk_") and key.key_hash == secret_hash(raw) and raw not in key.key_hash
     assert AuditEvent.objects.filter(action=Action.API_KEY_CREATED, object_id=str(key.pk)).exists()
 
 

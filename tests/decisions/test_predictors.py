@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from decisions.demo import credit, digits
 from decisions.predictors import XGBoostPredictor
 from decisions.schema import FeatureSchema
+from demo import credit, digits
 
 
 @pytest.fixture(scope="module")

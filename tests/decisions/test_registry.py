@@ -11,7 +11,8 @@ from django.core.management.base import CommandError
 from audit.models import Action, AuditEvent
 from config.errors import ApplicationError
 from decisions.models import ModelVersion
-from decisions.predictors import dump_background, predictor_for, sha256
+from decisions.predictors import dump_background, sha256
+from decisions.registry import predictor_for
 from tests.conftest import client_for, register
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +51,7 @@ def test_schema_that_does_not_fit_the_model_refused(db, credit_trained):
 
 def _register_with(trained, **changes):
     from audit.services import Actor
-    from decisions.services import model_register
+    from decisions.registration import model_register
 
     args = dict(
         name=trained.name,
@@ -149,7 +150,8 @@ def test_register_through_command(db, tmp_path, credit_trained):
 
 def test_newest_active_version_is_used_and_retiring_takes_effect_at_once(credit_version, credit_trained):
     from audit.services import Actor
-    from decisions.services import model_version_set_status, resolve_model_version
+    from decisions.registration import model_version_set_status
+    from decisions.registry import resolve_model_version
 
     assert resolve_model_version("credit-risk") == credit_version  # now cached in this process
     newer = register(credit_trained, version="2.0.0")

@@ -16,8 +16,10 @@ from django.test.utils import CaptureQueriesContext
 
 from audit.services import Actor
 from config.errors import ApplicationError
+from decisions.accounts import api_key_revoke
 from decisions.models import ApiKey, Decision, ModelVersion
-from decisions.services import api_key_revoke, model_version_set_status, resolve_model_version
+from decisions.registration import model_version_set_status
+from decisions.registry import resolve_model_version
 from tests.conftest import register
 
 pytestmark = pytest.mark.django_db(transaction=True)

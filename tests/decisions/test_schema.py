@@ -101,7 +101,7 @@ def test_image_as_numbers_or_png():
 
 def test_a_few_rows_and_many_rows_encode_alike():
     # encode fills a few rows as one list and many with numpy column by column: the same matrix.
-    from decisions.demo import credit, digits
+    from demo import credit, digits
 
     schema = FeatureSchema.from_dict(credit.SCHEMA)
     rows, _ = credit.load_applicants()

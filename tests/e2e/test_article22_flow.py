@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from decisions.models import ReviewRequest
 from explanations.models import Explanation
+from reviews.models import ReviewRequest
 from tests.services import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]

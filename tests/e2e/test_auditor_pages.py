@@ -12,8 +12,9 @@ pytestmark = pytest.mark.e2e
 def test_auditor_pages_in_a_browser(live_server, browser, transactional_db, credit_trained, auditor):
 
     from audit.chain import checkpoint_sign
-    from decisions.services import DecisionInput, decision_record_many
-    from explanations.services import explanation_drain
+    from decisions.recording import DecisionInput
+    from explanations.drain import explanation_drain
+    from explanations.recording import decision_record_many
     from tests.conftest import register
 
     version = register(credit_trained)

@@ -8,9 +8,11 @@ pytestmark = pytest.mark.e2e
 
 def test_no_page_breaks_the_content_security_policy(live_server, browser, transactional_db, credit_trained):
     from audit.services import Actor
-    from decisions.reviews import review_request_create
-    from decisions.services import DecisionInput, decision_record_many, user_create
-    from explanations.services import explanation_drain
+    from decisions.accounts import user_create
+    from decisions.recording import DecisionInput
+    from explanations.drain import explanation_drain
+    from explanations.recording import decision_record_many
+    from reviews.services.requests import review_request_create
     from tests.conftest import register
 
     version = register(credit_trained)

@@ -7,11 +7,13 @@ import xgboost as xgb
 from audit.models import Action, AuditEvent
 from audit.services import Actor
 from decisions.predictors import decide, load_predictor
+from decisions.recording import DecisionInput
 from decisions.schema import FeatureSchema
-from decisions.services import DecisionInput, decision_record_many
 from explanations.counterfactuals import changeable, find_counterfactuals
+from explanations.drain import explanation_drain
 from explanations.models import Explanation
-from explanations.services import explanation_counterfactuals_batch, explanation_drain
+from explanations.recording import decision_record_many
+from explanations.store import explanation_counterfactuals_batch
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from audit.services import Actor
-from decisions.services import DecisionInput, decision_record_many
+from decisions.recording import DecisionInput
+from explanations.drain import explanation_drain
 from explanations.models import Explanation
+from explanations.recording import decision_record_many
 from explanations.render import image_svgs, runner_up_classes, waterfall_steps, waterfall_svg
-from explanations.services import explanation_drain
 
 pytestmark = pytest.mark.django_db
 SVG = "{http://www.w3.org/2000/svg}"

@@ -8,7 +8,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from audit.models import Action, AuditEvent
-from explanations import services
+from explanations import claims, compute, drain, queue, recording, store, sweeper
 from explanations.models import Explanation
 
 pytestmark = pytest.mark.django_db
@@ -27,30 +27,30 @@ def pending(integration, credit_version, credit_trained):
 
 
 def test_claim_is_exclusive(pending):
-    token, ids = services.explanation_claim_batch(model_version_id=pending.pk, limit=3)
+    token, ids = claims.explanation_claim_batch(model_version_id=pending.pk, limit=3)
     assert len(ids) == 3
-    _, second = services.explanation_claim_batch(model_version_id=pending.pk, limit=10)
+    _, second = claims.explanation_claim_batch(model_version_id=pending.pk, limit=10)
     assert len(second) == 2 and not set(ids) & set(second)
-    _, third = services.explanation_claim_batch(model_version_id=pending.pk, limit=10)
+    _, third = claims.explanation_claim_batch(model_version_id=pending.pk, limit=10)
     assert third == []
     assert Explanation.objects.filter(status="running").count() == 5
 
 
 def test_drain_explains_everything_once(pending):
-    result = services.explanation_drain(model_version_id=pending.pk)
+    result = drain.explanation_drain(model_version_id=pending.pk)
     assert result == {"done": 5, "failed": 0, "batches": 1}
-    assert services.explanation_drain(model_version_id=pending.pk) == {"done": 0, "failed": 0, "batches": 0}
+    assert drain.explanation_drain(model_version_id=pending.pk) == {"done": 0, "failed": 0, "batches": 0}
     assert Explanation.objects.filter(status="done").count() == 5
     assert AuditEvent.objects.filter(action=Action.EXPLANATION_COMPUTED).count() == 5
 
 
 def test_store_after_losing_the_claim_writes_nothing(pending):
-    token, ids = services.explanation_claim_batch(model_version_id=pending.pk, limit=5)
+    token, ids = claims.explanation_claim_batch(model_version_id=pending.pk, limit=5)
     features = [e.decision.features for e in Explanation.objects.filter(id__in=ids).order_by("id")]
-    schema, result, grouped = services.explanation_compute(version=pending, features=features)
+    schema, result, grouped = compute.explanation_compute(version=pending, features=features)
     # Meanwhile the sweeper decided this worker was dead and handed the rows back.
     Explanation.objects.filter(id__in=ids).update(status="pending", worker="")
-    stored = services.explanation_store_batch(
+    stored = store.explanation_store_batch(
         version=pending, token=token, ids=ids, schema=schema, result=result, grouped=grouped
     )
     assert stored == 0
@@ -60,27 +60,27 @@ def test_store_after_losing_the_claim_writes_nothing(pending):
 def test_a_worker_whose_rows_were_claimed_again_by_another_stores_nothing(pending):
     """The rows were handed back and another worker claimed them (status `running` again, under its
     claim): the first worker's late store must not write over them; the second's stores."""
-    token, ids = services.explanation_claim_batch(model_version_id=pending.pk, limit=5)
+    token, ids = claims.explanation_claim_batch(model_version_id=pending.pk, limit=5)
     features = [e.decision.features for e in Explanation.objects.filter(id__in=ids).order_by("id")]
-    schema, result, grouped = services.explanation_compute(version=pending, features=features)
+    schema, result, grouped = compute.explanation_compute(version=pending, features=features)
     Explanation.objects.filter(id__in=ids).update(status="pending", worker="")
-    other_token, reclaimed = services.explanation_claim_batch(model_version_id=pending.pk, limit=5)
+    other_token, reclaimed = claims.explanation_claim_batch(model_version_id=pending.pk, limit=5)
     assert sorted(reclaimed) == sorted(ids)
     batch = {"version": pending, "ids": ids, "schema": schema, "result": result, "grouped": grouped}
-    assert services.explanation_store_batch(token=token, **batch) == 0
+    assert store.explanation_store_batch(token=token, **batch) == 0
     assert Explanation.objects.filter(status="running").count() == 5
     assert not AuditEvent.objects.filter(action=Action.EXPLANATION_COMPUTED).exists()
-    assert services.explanation_store_batch(token=other_token, **batch) == 5
+    assert store.explanation_store_batch(token=other_token, **batch) == 5
     assert Explanation.objects.filter(status="done").count() == 5
 
 
 @override_settings(EXPLAIN_STALE_SECONDS=60, EXPLAIN_MAX_ATTEMPTS=2)
 def test_sweeper_returns_stale_claims_and_gives_up_eventually(pending):
-    token, ids = services.explanation_claim_batch(model_version_id=pending.pk, limit=5)
+    token, ids = claims.explanation_claim_batch(model_version_id=pending.pk, limit=5)
     long_ago = timezone.now() - timedelta(minutes=5)
     Explanation.objects.filter(id__in=ids[:3]).update(started_at=long_ago)
     Explanation.objects.filter(id__in=ids[3:4]).update(started_at=long_ago, attempts=2)
-    result = services.explanations_sweep()
+    result = sweeper.explanations_sweep()
     assert result["reset"] == 3 and result["failed"] == 1
     assert Explanation.objects.filter(status="pending").count() == 3
     failed = Explanation.objects.get(status="failed")
@@ -103,7 +103,7 @@ def test_kernel_method_is_reachable_by_registry_setting(db, credit_trained, inte
         ]
     }
     integration.post("/api/v1/decisions/bulk/", data=json.dumps(payload), content_type="application/json")
-    services.explanation_drain(model_version_id=version.pk)
+    drain.explanation_drain(model_version_id=version.pk)
     e = Explanation.objects.get()
     assert e.status == "done", e.error
     assert e.method == "kernel" and e.output_space == "probability"
@@ -119,7 +119,7 @@ def test_deep_shap_falls_back_to_gradient_for_layers_it_cannot_handle(db, digits
     import keras
 
     from audit.services import Actor
-    from decisions.services import model_register
+    from decisions.registration import model_register
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
@@ -154,29 +154,29 @@ def test_deep_shap_falls_back_to_gradient_for_layers_it_cannot_handle(db, digits
         ]
     }
     integration.post("/api/v1/decisions/bulk/", data=json.dumps(payload), content_type="application/json")
-    services.explanation_drain(model_version_id=version.pk)
+    drain.explanation_drain(model_version_id=version.pk)
     for e in Explanation.objects.all():
         assert e.status == "done", e.error
         assert e.method == "gradient" and len(e.raw_values) == 64
 
 
 def test_queue_routing_by_model_and_settings(credit_version):
-    assert services.queue_for(credit_version) == "cpu"  # no GPU pool deployed
+    assert queue.queue_for(credit_version) == "cpu"  # no GPU pool deployed
     with override_settings(EXPLAIN_GPU_QUEUE=True, EXPLAIN_GPU_MODELS=["*"]):
-        assert services.queue_for(credit_version) == "gpu"
+        assert queue.queue_for(credit_version) == "gpu"
     with override_settings(EXPLAIN_GPU_QUEUE=True, EXPLAIN_GPU_MODELS=["digit-reader"]):
-        assert services.queue_for(credit_version) == "cpu"
+        assert queue.queue_for(credit_version) == "cpu"
 
 
 @override_settings(EXPLAIN_STALE_SECONDS=60)
 def test_sweeper_finishes_counterfactuals_a_dead_worker_left(pending):
-    services.explanation_drain(model_version_id=pending.pk)
+    drain.explanation_drain(model_version_id=pending.pk)
     # As if the worker died after storing the explanations, before its counterfactual step.
     Explanation.objects.update(counterfactuals=None, finished_at=timezone.now() - timedelta(minutes=5))
-    result = services.explanations_sweep()
+    result = sweeper.explanations_sweep()
     assert result["counterfactuals"] == 5
     assert not Explanation.objects.filter(counterfactuals__isnull=True).exists()
-    assert services.explanations_sweep()["counterfactuals"] == 0
+    assert sweeper.explanations_sweep()["counterfactuals"] == 0
 
 
 def test_recording_publishes_one_drain_task_while_none_has_started(
@@ -189,9 +189,9 @@ def test_recording_publishes_one_drain_task_while_none_has_started(
 
     from config.celery import app
 
-    queue = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     app.control.purge()
-    services.publish_flag_clear(credit_version.pk)
+    queue.publish_flag_clear(credit_version.pk)
 
     def record(i):
         with django_capture_on_commit_callbacks(execute=True):
@@ -211,14 +211,14 @@ def test_recording_publishes_one_drain_task_while_none_has_started(
     try:
         for i in range(3):
             record(i)
-        assert queue.llen("cpu") == 1
-        assert services.explanation_drain(model_version_id=credit_version.pk)["done"] == 3
+        assert broker.llen("cpu") == 1
+        assert drain.explanation_drain(model_version_id=credit_version.pk)["done"] == 3
         record(3)
-        assert queue.llen("cpu") == 2
+        assert broker.llen("cpu") == 2
         assert Explanation.objects.filter(status="pending").count() == 1
     finally:
         app.control.purge()
-        services.publish_flag_clear(credit_version.pk)
+        queue.publish_flag_clear(credit_version.pk)
 
 
 def test_the_publish_flag_expires_and_comes_back_after_a_redis_restart(broker, settings):
@@ -230,20 +230,20 @@ def test_the_publish_flag_expires_and_comes_back_after_a_redis_restart(broker, s
     flags = redis.Redis.from_url(settings.EXPLAIN_PUBLISH_FLAG_URL)
     version_id = 990_001  # no such version: the flag is only a key
     key = f"rationale:explain:queued:{version_id}"
-    services.publish_flag_clear(version_id)
+    queue.publish_flag_clear(version_id)
     try:
-        assert services.publish_flag_set(version_id) is True
-        assert services.publish_flag_set(version_id) is False
+        assert queue.publish_flag_set(version_id) is True
+        assert queue.publish_flag_set(version_id) is False
         assert 0 < flags.pttl(key) <= 7000
         broker.stop()
         broker.start()
         assert not flags.exists(key)
         # The kept connection is dead: the first call may fail, and then says "publish".
-        answers = [services.publish_flag_set(version_id) for _ in range(3)]
+        answers = [queue.publish_flag_set(version_id) for _ in range(3)]
         assert answers[0] is True and answers[-1] is False
         assert 0 < flags.pttl(key) <= 7000
     finally:
-        services.publish_flag_clear(version_id)
+        queue.publish_flag_clear(version_id)
 
 
 def test_a_backlog_fans_out_one_waiting_task_at_a_time(pending, settings):
@@ -254,29 +254,29 @@ def test_a_backlog_fans_out_one_waiting_task_at_a_time(pending, settings):
     from config.celery import app
 
     settings.EXPLAIN_BATCH_SIZE = 2  # 5 pending: batches of 2, 2 and 1
-    queue = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     app.control.purge()
-    services.fan_out_flag_clear(pending.pk)
+    queue.fan_out_flag_clear(pending.pk)
     try:
-        assert services.explanation_drain(model_version_id=pending.pk)["batches"] == 3
-        assert queue.llen("cpu") == 1  # two full batches, one task
+        assert drain.explanation_drain(model_version_id=pending.pk)["batches"] == 3
+        assert broker.llen("cpu") == 1  # two full batches, one task
         Explanation.objects.update(status="pending", worker="")
-        services.explanation_drain(model_version_id=pending.pk)  # as the fanned-out task starting
-        assert queue.llen("cpu") == 2
+        drain.explanation_drain(model_version_id=pending.pk)  # as the fanned-out task starting
+        assert broker.llen("cpu") == 2
         # A batch that is not full publishes nothing.
         Explanation.objects.filter(pk__in=Explanation.objects.values("pk")[:1]).update(status="pending")
-        services.fan_out_flag_clear(pending.pk)
-        services.explanation_drain(model_version_id=pending.pk)
-        assert queue.llen("cpu") == 2
+        queue.fan_out_flag_clear(pending.pk)
+        drain.explanation_drain(model_version_id=pending.pk)
+        assert broker.llen("cpu") == 2
     finally:
         app.control.purge()
-        services.fan_out_flag_clear(pending.pk)
+        queue.fan_out_flag_clear(pending.pk)
 
 
 @pytest.fixture
 def store_thread():
     yield
-    services.store_thread_stop()  # its connection would keep the test database from being dropped
+    drain.store_thread_stop()  # its connection would keep the test database from being dropped
 
 
 def test_a_store_failing_on_the_store_thread_hands_its_batches_back(
@@ -304,8 +304,8 @@ def test_a_store_failing_on_the_store_thread_hands_its_batches_back(
             "FOR EACH ROW EXECUTE FUNCTION refuse_done()"
         )
     try:
-        with pytest.raises(services.TransientError, match="disk full"):
-            services.explanation_drain(model_version_id=pending.pk)
+        with pytest.raises(drain.TransientError, match="disk full"):
+            drain.explanation_drain(model_version_id=pending.pk)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TRIGGER refuse_done ON explanations_explanation")
@@ -314,7 +314,7 @@ def test_a_store_failing_on_the_store_thread_hands_its_batches_back(
     assert [status[i] for i in ids] == ["done", "done", "pending", "pending", "pending"]
     assert not Explanation.objects.filter(id__in=ids[2:], started_at__isnull=False).exists()
 
-    assert services.explanation_drain(model_version_id=pending.pk)["done"] == 3
+    assert drain.explanation_drain(model_version_id=pending.pk)["done"] == 3
     computed = AuditEvent.objects.filter(action=Action.EXPLANATION_COMPUTED)
     assert sorted(computed.values_list("object_id", flat=True)) == sorted(str(i) for i in ids)
     assert Explanation.objects.filter(status="done").count() == 5
@@ -339,7 +339,7 @@ def test_a_result_with_nan_or_infinity_is_refused_naming_the_row(field):
         common = {"explained_class": np.ones(3), "device": "cpu", "versions": {}, "compute_seconds": 0.0}
         return Result("tree", {}, "log_odds", **arrays, **common)
 
-    services.check_finite(result(**arrays))  # nothing to say
+    compute.check_finite(result(**arrays))  # nothing to say
 
     bad = dict(arrays)
     bad[field] = arrays[field].copy()
@@ -347,7 +347,7 @@ def test_a_result_with_nan_or_infinity_is_refused_naming_the_row(field):
     with pytest.raises(
         ExplanationError, match=rf"non-finite {field} for 1 of 3 rows \(first in batch: row 1\)"
     ):
-        services.check_finite(result(**bad))
+        compute.check_finite(result(**bad))
 
 
 def test_a_worker_process_freezes_what_building_an_explainer_loaded(credit_version, monkeypatch):
@@ -355,43 +355,45 @@ def test_a_worker_process_freezes_what_building_an_explainer_loaded(credit_versi
     full collection and gc.freeze(), so later full collections skip the model and its libraries."""
     import gc
 
-    monkeypatch.setattr(services, "_freeze_after_loading", False)  # restored after the test
+    monkeypatch.setattr(compute, "_freeze_after_loading", False)  # restored after the test
     before = gc.get_freeze_count()  # a few hundred, frozen by the interpreter's libraries
-    services.forget_explainers()
-    services.explainer_for(credit_version)
+    compute.forget_explainers()
+    compute.explainer_for(credit_version)
     assert gc.get_freeze_count() == before  # off by default: a test process must not freeze
 
-    services.forget_explainers()
-    services.freeze_after_loading()
+    compute.forget_explainers()
+    compute.freeze_after_loading()
     try:
-        services.explainer_for(credit_version)
+        compute.explainer_for(credit_version)
         frozen = gc.get_freeze_count()
         assert frozen > before + 100_000
-        services.explainer_for(credit_version)  # cached: nothing built, nothing frozen again
+        compute.explainer_for(credit_version)  # cached: nothing built, nothing frozen again
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
-        services.forget_explainers()
+        compute.forget_explainers()
 
 
-def test_a_pending_explanation_is_the_one_djangos_keywords_build(credit_version, integration, credit_trained):
-    """explanation_pending builds it from the fields' defaults in order: the same values as
-    Explanation(decision=..., model_version_id=..., queued_at=...), with its own dicts and lists."""
-    from decisions.models import Decision
+def test_a_recorded_decisions_pending_explanation_is_the_row_the_database_holds(
+    credit_version, credit_trained
+):
+    """The pending explanation a recording returns (its body says "pending") is, field for field,
+    the row written: the one-statement INSERT writes the model's own defaults."""
+    from audit.services import Actor
+    from decisions.recording import DecisionInput
 
-    integration.post(
-        "/api/v1/decisions/",
-        data=json.dumps(
-            {"model": "credit-risk", "subject_ref": "p-1", "features": credit_trained.sample_rows[0]}
-        ),
-        content_type="application/json",
-    )
-    decision = Decision.objects.get()
-    now = timezone.now()
-    built = services.explanation_pending(decision=decision, queued_at=now)
-    keywords = Explanation(decision=decision, model_version_id=decision.model_version_id, queued_at=now)
-    names = [f.attname for f in Explanation._meta.concrete_fields]
-    assert [getattr(built, n) for n in names] == [getattr(keywords, n) for n in names]
-    assert built.decision is decision and built._state.adding
-    other = services.explanation_pending(decision=decision, queued_at=now)
-    assert other.params is not built.params and other.raw_values is not built.raw_values
+    items = [
+        DecisionInput(model="credit-risk", subject_ref=f"p-{n}", features=row)
+        for n, row in enumerate(credit_trained.sample_rows[:2])
+    ]
+    for recorded in (
+        [recording.decision_record(item=items[0], actor=Actor.system("tests"))],
+        recording.decision_record_many(items=items, actor=Actor.system("tests")),
+    ):
+        for r in recorded:
+            stored = Explanation.objects.get(decision=r.decision)
+            names = [f.attname for f in Explanation._meta.concrete_fields]
+            assert [getattr(r.explanation, n) for n in names] == [getattr(stored, n) for n in names]
+            assert (
+                stored.status == "pending" and stored.is_current and stored.queued_at == r.decision.decided_at
+            )

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audit.services import Actor
 from config.errors import ApplicationError
-from decisions.services import api_key_create
+from decisions.accounts import api_key_create
 
 
 class Command(BaseCommand):

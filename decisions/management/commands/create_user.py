@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audit.services import Actor
 from config.errors import ApplicationError
+from decisions.accounts import user_create
 from decisions.auth import ROLES
-from decisions.services import user_create
 
 
 class Command(BaseCommand):

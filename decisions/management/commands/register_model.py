@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from audit.services import Actor
 from config.errors import ApplicationError
 from decisions.models import ModelVersion
-from decisions.services import model_register
+from decisions.registration import model_register
 
 
 def _json(path: str | None) -> dict:

@@ -1,0 +1,98 @@
+"""Retention: erase personal data once a model version's retention period has passed.
+
+What goes: the decision's input features, what restates them inside its explanations (the
+per-column `raw_values`, counterfactuals; contributions are stored without the person's values)
+and what the subject wrote in review requests (reviews.services.requests). What stays: the decision
+skeleton (ids, model version, score, outcome, times, `features_sha256`), the per-feature
+contribution numbers that aggregate statistics read, and the audit chain, which holds only ids
+and hashes and therefore still verifies.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import Action
+from audit.services import Actor, audit_record
+from decisions.models import Decision, ModelVersion
+from explanations.models import Explanation
+from reviews.services.requests import reviews_erase_personal_data
+
+BATCH = 500
+
+
+def retention_cutoff(version: ModelVersion, now: datetime) -> datetime:
+    return now - timedelta(days=version.retention_days)
+
+
+def retention_erase_expired(
+    *, now: datetime | None = None, actor: Actor | None = None, batch_size: int = BATCH
+) -> dict:
+    """Erase every decision past its version's retention, in batches of one transaction each."""
+    now = now or timezone.now()
+    actor = actor or Actor.system("retention")
+    total = {"decisions": 0, "explanations": 0, "review_requests": 0, "batches": 0}
+    for version in ModelVersion.objects.only("id", "retention_days").order_by("id"):
+        cutoff = retention_cutoff(version, now)
+        while True:
+            ids = list(
+                Decision.objects.filter(
+                    model_version_id=version.pk, decided_at__lt=cutoff, personal_data_erased_at__isnull=True
+                )
+                .order_by("decided_at", "id")
+                .values_list("id", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            done = retention_erase_decisions(
+                decision_ids=ids, model_version=version, cutoff=cutoff, now=now, actor=actor
+            )
+            for key in ("decisions", "explanations", "review_requests"):
+                total[key] += done[key]
+            total["batches"] += 1
+    return total
+
+
+def retention_erase_decisions(
+    *, decision_ids: list, model_version: ModelVersion, cutoff: datetime, now: datetime, actor: Actor
+) -> dict:
+    """Erase one batch atomically, with one audit event naming every decision it erased."""
+    with transaction.atomic():
+        # Lock the rows and re-check the condition: a concurrent run erases each decision once.
+        ids = list(
+            Decision.objects.select_for_update()
+            .filter(
+                pk__in=decision_ids,
+                model_version_id=model_version.pk,
+                decided_at__lt=cutoff,
+                personal_data_erased_at__isnull=True,
+            )
+            .order_by("decided_at", "id")
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            return {"decisions": 0, "explanations": 0, "review_requests": 0}
+        Decision.objects.filter(pk__in=ids).update(features={}, personal_data_erased_at=now)
+        # Contributions are numbers keyed by feature and stay; the person's values went with the
+        # features above, and the raw column values and counterfactuals (which restate them) go.
+        explanations_erased = Explanation.objects.filter(decision_id__in=ids).update(
+            raw_values=[], counterfactuals=None
+        )
+        erased_requests = reviews_erase_personal_data(decision_ids=ids)
+        audit_record(
+            actor=actor,
+            action=Action.PERSONAL_DATA_ERASED,
+            object_type="model_version",
+            object_id=model_version.pk,
+            data={
+                "retention_days": model_version.retention_days,
+                "cutoff": cutoff.isoformat(),
+                "decisions": [str(pk) for pk in ids],
+                "explanations": explanations_erased,
+                "review_requests": erased_requests,
+            },
+        )
+    return {"decisions": len(ids), "explanations": explanations_erased, "review_requests": erased_requests}

@@ -1,0 +1,213 @@
+"""Pages of the auditor's workspace. Read-only for the record: the one POST asks for an export.
+
+Every page is for the `auditor` group: anonymous visitors are sent to sign in, everyone else
+(caseworkers, accounts without a role, API keys, which pages do not accept) gets 403.
+"""
+
+from __future__ import annotations
+
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from audit.chain import verify_chain
+from audit.models import AuditEvent
+from config.errors import ApplicationError, add_service_errors
+from decisions.auth import AUDITOR, has_role, role_required
+
+from . import drift, exports, fairness, selectors
+from .export_filters import parse_when
+from .forms import ExportForm, TimelineFilterForm
+from .manifest import manifest_text
+from .models import Export
+
+CONTENT_TYPES = {
+    Export.Format.JSONL: "application/jsonl; charset=utf-8",
+    Export.Format.CSV: "text/csv; charset=utf-8",
+}
+
+
+auditor_required = role_required(lambda user: has_role(user, AUDITOR), "auditors only")
+
+
+def _version_or_404(pk: int):
+    version = selectors.model_version_get(pk)
+    if version is None:
+        raise Http404("no such model version")
+    return version
+
+
+@require_GET
+@auditor_required
+def index(request):
+    return render(request, "oversight/index.html", {"versions": selectors.model_versions()})
+
+
+@require_GET
+@auditor_required
+def overview(request, pk: int):
+    version = _version_or_404(pk)
+    stats = selectors.version_overview(version)
+    importance = stats["importance"]["features"]
+    peak = importance[0]["mean_abs_contribution"] if importance else 0
+    bars = [
+        {**item, "width": 300 * item["mean_abs_contribution"] / peak if peak else 0, "y": i * 22}
+        for i, item in enumerate(importance)
+    ]
+    return render(
+        request,
+        "oversight/overview.html",
+        {"version": version, "stats": stats, "importance_bars": bars, "importance_height": 22 * len(bars)},
+    )
+
+
+@require_GET
+@auditor_required
+def fairness_page(request, pk: int):
+    version = _version_or_404(pk)
+    return render(
+        request, "oversight/fairness.html", {"version": version, "report": fairness.fairness_report(version)}
+    )
+
+
+@require_GET
+@auditor_required
+def drift_page(request, pk: int):
+    version = _version_or_404(pk)
+    window = request.GET.get("window", "week")
+    if window not in drift.WINDOWS:
+        window = "week"
+    features = drift.drift_features(version)
+    chosen = next(
+        (f for f in features if f.name == request.GET.get("feature")), features[0] if features else None
+    )
+    score = drift.score_distribution(version, window=window)
+    feature = drift.feature_distribution(version, chosen, window=window) if chosen else None
+    return render(
+        request,
+        "oversight/drift.html",
+        {
+            "version": version,
+            "window": window,
+            "windows": list(drift.WINDOWS),
+            "features": features,
+            "chosen": chosen,
+            "score": drift.svg_rows(score),
+            "feature": drift.svg_rows(feature) if feature else None,
+            "score_bins": score.bins,
+            "feature_bins": feature.bins if feature else [],
+        },
+    )
+
+
+@require_GET
+@auditor_required
+def timeline(request):
+    form = TimelineFilterForm(request.GET or None)
+    filters: dict = {}
+    before = None
+    if form.is_valid():
+        data = form.cleaned_data
+        before = data.pop("before")
+        filters = {k: v for k, v in data.items() if v not in (None, "")}
+        if "date_from" in filters:
+            filters["date_from"] = parse_when(filters["date_from"].isoformat(), end=False, errors={}, name="")
+        if "date_to" in filters:
+            filters["date_to"] = parse_when(filters["date_to"].isoformat(), end=True, errors={}, name="")
+    page = selectors.event_timeline(**filters, before=before)
+    query = request.GET.copy()
+    query.pop("before", None)
+    older_query = None
+    if page.older_than:
+        query["before"] = page.older_than
+        older_query = query.urlencode()
+    return render(
+        request, "oversight/timeline.html", {"form": form, "page": page, "older_query": older_query}
+    )
+
+
+@require_GET
+@auditor_required
+def verify(request):
+    result = verify_chain()
+    bad_event = AuditEvent.objects.filter(pk=result.first_bad_event_id).first() if not result.ok else None
+    return render(
+        request,
+        "oversight/verify.html",
+        {"result": result, "bad_event": bad_event, "latest_checkpoint": selectors.latest_checkpoint()},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@auditor_required
+def export_list(request):
+    form = ExportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            export = exports.export_create(
+                user=request.user,
+                kind=data["kind"],
+                fmt=data["format"],
+                mode=data["mode"],
+                filters=form.filters(),
+            )
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+        else:
+            if export.mode == Export.Mode.STREAM:
+                return stream_response(export)
+            return redirect("oversight:export", pk=export.pk)
+    return render(
+        request, "oversight/exports.html", {"form": form, "exports": selectors.export_list(request.user)[:50]}
+    )
+
+
+def stream_response(export: Export) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(
+        exports.export_stream(export=export), content_type=CONTENT_TYPES[export.format]
+    )
+    response["Content-Disposition"] = f'attachment; filename="{export.file_name}"'
+    response["X-Export-Id"] = str(export.pk)
+    response["Link"] = f'<{reverse("oversight:export-manifest", args=[export.pk])}>; rel="describedby"'
+    return response
+
+
+@require_GET
+@auditor_required
+def export_detail(request, pk):
+    export = selectors.export_get(pk)
+    if export is None:
+        raise Http404("no such export")
+    refresh = export.status in (Export.Status.PENDING, Export.Status.RUNNING)
+    return render(request, "oversight/export_detail.html", {"export": export, "refresh": refresh})
+
+
+@require_GET
+@auditor_required
+def export_download(request, pk):
+    export = selectors.export_get(pk)
+    if export is None or export.status != Export.Status.DONE or export.mode != Export.Mode.FILE:
+        raise Http404("this export has no file to download")
+    path = exports.export_path(export)
+    if not path.exists():
+        raise Http404("the export file is no longer on this server")
+    exports.export_record_download(export=export, user=request.user)
+    return FileResponse(
+        open(path, "rb"),  # noqa: SIM115 - FileResponse closes it
+        as_attachment=True,
+        filename=export.file_name,
+        content_type=CONTENT_TYPES[export.format],
+    )
+
+
+@require_GET
+@auditor_required
+def export_manifest(request, pk):
+    export = selectors.export_get(pk)
+    if export is None or export.manifest is None:
+        raise Http404("no manifest: the export has not finished")
+    response = HttpResponse(manifest_text(export.manifest), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{export.file_name}.manifest.json"'
+    return response

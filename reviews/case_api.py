@@ -1,0 +1,144 @@
+"""The caseworker's API (signed-in session, group `caseworker`): the queue, a case, and the
+review actions, for the same actions as the pages."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit.models import Action
+from audit.services import Actor, audit_record
+from decisions.auth import IsCaseworker
+
+from . import selectors
+from .models import ReviewRequest
+from .serializers import (
+    AskSerializer,
+    CaseSerializer,
+    ExtendSerializer,
+    OverturnSerializer,
+    RationaleSerializer,
+)
+from .services import casework
+
+
+class QueueParamsSerializer(serializers.Serializer):
+    """The queue's filters. A value it cannot read is a 400 naming it, not an empty queue."""
+
+    model = serializers.CharField(required=False, default="", allow_blank=True, max_length=64)
+    kind = serializers.ChoiceField(
+        choices=ReviewRequest.Kind.values, required=False, default="", allow_blank=True
+    )
+    status = serializers.ChoiceField(choices=selectors.QUEUE_STATUSES, required=False, default="open")
+    assignee = serializers.RegexField(
+        r"^(me|none|\d+)$",
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text='"me", "none" or a user id',
+        error_messages={"invalid": '"me", "none" or a user id'},
+    )
+
+
+class ReviewQueue(APIView):
+    """Requests by due date (open ones unless `status` says otherwise)."""
+
+    permission_classes = [IsCaseworker]
+
+    @extend_schema(parameters=[QueueParamsSerializer], responses={200: CaseSerializer(many=True)})
+    def get(self, request):
+        params = QueueParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        qs = selectors.review_queue(**params.validated_data, user=request.user).prefetch_related(
+            "actions__actor"
+        )[:500]
+        return Response(CaseSerializer(qs, many=True).data)
+
+
+def _case(reference: str) -> ReviewRequest:
+    found = selectors.review_case(reference)
+    if found is None:
+        raise exceptions.NotFound("no such case")
+    return found
+
+
+class ReviewDetail(APIView):
+    permission_classes = [IsCaseworker]
+
+    @extend_schema(responses={200: CaseSerializer})
+    def get(self, request, reference):
+        found = _case(reference)
+        audit_record(
+            actor=Actor.user(request.user),
+            action=Action.DECISION_CASE_VIEWED,
+            object_type="decision",
+            object_id=found.decision_id,
+            data={"reference": found.reference, "via": "api"},
+        )
+        return Response(CaseSerializer(found).data)
+
+
+def _case_action(serializer_class, perform):
+    class CaseAction_(APIView):
+        permission_classes = [IsCaseworker]
+
+        @extend_schema(request=serializer_class, responses={200: CaseSerializer})
+        def post(self, request, reference):
+            found = _case(reference)
+            data = {}
+            if serializer_class is not None:
+                serializer = serializer_class(data=request.data)
+                serializer.is_valid(raise_exception=True)
+                data = serializer.validated_data
+            perform(found, request.user, data)
+            return Response(CaseSerializer(selectors.review_case(reference)).data)
+
+    return CaseAction_
+
+
+class ReviewTake(_case_action(None, lambda case, user, data: casework.review_take(request=case, user=user))):
+    """Take the case (assign it to yourself)."""
+
+
+class ReviewUphold(
+    _case_action(
+        RationaleSerializer,
+        lambda case, user, data: casework.review_uphold(request=case, user=user, rationale=data["rationale"]),
+    )
+):
+    """Uphold the decision, with the rationale the subject reads."""
+
+
+class ReviewOverturn(
+    _case_action(
+        OverturnSerializer,
+        lambda case, user, data: casework.review_overturn(
+            request=case, user=user, new_outcome=data["new_outcome"], rationale=data["rationale"]
+        ),
+    )
+):
+    """Overturn: records a human decision superseding the one reviewed."""
+
+
+class ReviewAsk(
+    _case_action(
+        AskSerializer,
+        lambda case, user, data: casework.review_request_information(
+            request=case, user=user, question=data["question"]
+        ),
+    )
+):
+    """Ask the subject for information."""
+
+
+class ReviewExtend(
+    _case_action(
+        ExtendSerializer,
+        lambda case, user, data: casework.review_extend(
+            request=case, user=user, months=data["months"], reason=data["reason"]
+        ),
+    )
+):
+    """Extend the deadline by one or two months (Art. 12(3)), with the reason."""

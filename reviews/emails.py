@@ -1,0 +1,65 @@
+"""E-mails to a data subject about their request: receipt, a question, an extension, the outcome.
+
+Sent after commit through Django's mail backend (the console in development). Only subjects who
+gave an address in their request get e-mails, in the language they used. A failure to send is
+logged and never undoes the action: the subject's page always shows the same information.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from .models import ReviewRequest
+
+logger = logging.getLogger(__name__)
+
+
+def _send(*, request_id: int, template: str, subject: str, link: str) -> bool:
+    request = ReviewRequest.objects.select_related("decision__model_version").filter(pk=request_id).first()
+    if request is None or not request.contact_email:
+        return False
+    with translation.override(request.language or settings.LANGUAGE_CODE):
+        context = {
+            "request": request,
+            "decision": request.decision,
+            "controller": request.decision.model_version.controller,
+            "link": link,
+        }
+        body = render_to_string(f"reviews/email/{template}.txt", context)
+        subject_line = f"{_(subject)} ({request.reference})"
+    try:
+        send_mail(subject_line, body, settings.DEFAULT_FROM_EMAIL, [request.contact_email])
+    except Exception:  # noqa: BLE001 - any transport failure: logged, the page still tells them
+        logger.exception("could not e-mail the subject of request %s", request.reference)
+        return False
+    return True
+
+
+# Marked for translation here, translated when sent (in the subject's language).
+RECEIPT = gettext_noop("We received your request")
+INFO_REQUEST = gettext_noop("We need information from you")
+EXTENSION = gettext_noop("We need more time for your request")
+OUTCOME = gettext_noop("The outcome of your request")
+
+
+def send_receipt(*, request_id: int, link: str) -> bool:
+    return _send(request_id=request_id, template="receipt", subject=RECEIPT, link=link)
+
+
+def send_info_request(*, request_id: int, link: str) -> bool:
+    return _send(request_id=request_id, template="info_request", subject=INFO_REQUEST, link=link)
+
+
+def send_extension(*, request_id: int, link: str) -> bool:
+    return _send(request_id=request_id, template="extension", subject=EXTENSION, link=link)
+
+
+def send_outcome(*, request_id: int, link: str) -> bool:
+    return _send(request_id=request_id, template="outcome", subject=OUTCOME, link=link)

@@ -1,0 +1,193 @@
+"""The data subject's pages: reached with the access link sent with the decision, no account.
+
+Every page works without JavaScript, is sent `no-store` with no referrer (the link is a secret
+and may be on a shared computer), and refuses wrong, expired and revoked links with the same 404.
+Failed attempts are counted per client address (decisions.subject_access) and answered 429 past
+a limit.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from audit.models import Action
+from audit.services import Actor, audit_record
+from config.errors import ApplicationError, add_service_errors
+from decisions.models import Decision
+from decisions.selectors import effective_decision
+from decisions.subject_access import (
+    BAD_TOKEN_WINDOW_SECONDS,
+    client_address,
+    decision_for_token,
+    token_attempt_failed,
+    token_attempts_blocked,
+)
+
+from .forms import REQUEST_FORMS, ReplyForm
+from .models import ReviewRequest
+from .presentation import decision_presentation
+from .selectors import review_request_of_decision, review_requests_of_decision
+from .services.requests import review_request_create, review_subject_reply
+from .status_links import review_request_from_status_link
+
+
+def private(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _refused(request, status: int) -> HttpResponse:
+    template = "reviews/subject_throttled.html" if status == 429 else "reviews/subject_not_found.html"
+    response = render(request, template, status=status)
+    if status == 429:
+        response["Retry-After"] = str(BAD_TOKEN_WINDOW_SECONDS)
+    return private(response)
+
+
+def subject_page(view):
+    """Resolve the access token to its decision (or refuse), then call view(request, decision, token).
+
+    CSRF: these pages are sent with `Referrer-Policy: no-referrer`, so browsers send `Origin: null`
+    with their forms, which Django's CSRF origin check refuses. The forms need no CSRF token: the
+    access token in the URL is a 192-bit secret a forging site cannot know, which is exactly what a
+    CSRF token is. Without the token nothing here acts on anything.
+    """
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapped(request, token: str, *args, **kwargs):
+        address = client_address(request)
+        if token_attempts_blocked(address):
+            return _refused(request, 429)
+        decision = decision_for_token(token)
+        if decision is None:
+            token_attempt_failed(address)
+            return _refused(request, 404)
+        return private(view(request, decision, token, *args, **kwargs))
+
+    return wrapped
+
+
+def _record_view(decision: Decision, page: str, **data) -> None:
+    audit_record(
+        actor=Actor.subject(decision.pk),
+        action=Action.DECISION_VIEWED,
+        object_type="decision",
+        object_id=decision.pk,
+        data={"page": page, **data} if page != "decision" else {},
+    )
+
+
+# ---------------------------------------------------------------------------- pages
+@subject_page
+def subject_decision(request, decision: Decision, token: str):
+    """The decision, why, the data used, what would change it, and the person's requests."""
+    _record_view(decision, "decision")
+    context = decision_presentation(decision)
+    current = effective_decision(decision)
+    context.update(
+        token=token,
+        current=current if current.pk != decision.pk else None,
+        requests=list(review_requests_of_decision(decision)),
+        kinds=ReviewRequest.Kind,
+    )
+    return render(request, "reviews/subject_decision.html", context)
+
+
+@subject_page
+@require_http_methods(["GET", "POST"])
+def subject_request_new(request, decision: Decision, token: str, kind: str):
+    """Express my view, contest, or ask for a person: a form, then a confirmation page."""
+    if kind not in REQUEST_FORMS:
+        return _refused(request, 404)
+    form_class = REQUEST_FORMS[kind]
+    form = form_class(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = review_request_create(
+                decision=decision,
+                kind=kind,
+                statement=form.cleaned_data.get("statement", ""),
+                grounds=form.cleaned_data.get("grounds", ""),
+                contact_email=form.cleaned_data.get("contact_email", ""),
+                access_token=token,
+                language=get_language(),
+            )
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+        else:
+            url = reverse("reviews:subject-request", kwargs={"token": token, "reference": created.reference})
+            return redirect(url + "?new=1")
+    return render(
+        request,
+        "reviews/subject_request_form.html",
+        {"decision": decision, "version": decision.model_version, "token": token, "kind": kind, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@subject_page
+def subject_request(request, decision: Decision, token: str, reference: str):
+    """One request: its reference, due date, status, questions asked and the outcome."""
+    found = review_request_of_decision(decision, reference)
+    if found is None:  # another decision's request, or none: the same answer as a bad link
+        return _refused(request, 404)
+    _record_view(decision, "request", reference=found.reference)
+    return render(
+        request,
+        "reviews/subject_request.html",
+        _request_context(found, token=token, new="new" in request.GET),
+    )
+
+
+@subject_page
+@require_http_methods(["POST"])
+def subject_request_reply(request, decision: Decision, token: str, reference: str):
+    found = review_request_of_decision(decision, reference)
+    if found is None:
+        return _refused(request, 404)
+    form = ReplyForm(request.POST)
+    if form.is_valid():
+        try:
+            review_subject_reply(request=found, statement=form.cleaned_data["statement"])
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+        else:
+            return redirect("reviews:subject-request", token=token, reference=reference)
+    context = _request_context(found, token=token)
+    context["reply_form"] = form
+    return render(request, "reviews/subject_request.html", context, status=400)
+
+
+def subject_request_status(request, signed: str):
+    """The page the follow-up e-mails link to: one request, opened by a signed link."""
+    address = client_address(request)
+    if token_attempts_blocked(address):
+        return _refused(request, 429)
+    found = review_request_from_status_link(signed)
+    if found is None:
+        token_attempt_failed(address)
+        return _refused(request, 404)
+    _record_view(found.decision, "request-status", reference=found.reference)
+    return private(render(request, "reviews/subject_request.html", _request_context(found, token=None)))
+
+
+def _request_context(found: ReviewRequest, *, token: str | None, new: bool = False) -> dict:
+    decision = found.decision
+    return {
+        "decision": decision,
+        "version": decision.model_version,
+        "req": found,
+        "token": token,
+        "new": new,
+        "actions": [a for a in found.actions.all() if a.kind != "taken"],
+        "reply_form": ReplyForm() if found.status == ReviewRequest.Status.INFO_REQUESTED and token else None,
+    }

@@ -1,0 +1,109 @@
+"""Bodies of the Article 22 API: a request as its subject sees it, and as a caseworker does."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from .deadlines import is_overdue
+from .models import CaseAction, ReviewRequest
+from .services.steps import MAX_TEXT
+
+
+class ActionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CaseAction
+        fields = ["kind", "rationale", "created_at"]
+
+
+class SubjectRequestSerializer(serializers.ModelSerializer):
+    history = serializers.SerializerMethodField()
+    new_outcome = serializers.CharField(source="human_decision.outcome", default=None)
+
+    class Meta:
+        model = ReviewRequest
+        fields = [
+            "reference",
+            "kind",
+            "grounds",
+            "status",
+            "statement",
+            "received_at",
+            "due_at",
+            "extension_months",
+            "extension_reason",
+            "info_question",
+            "closed_at",
+            "rationale",
+            "new_outcome",
+            "history",
+        ]
+
+    def get_history(self, obj) -> list[dict]:
+        # The subject sees the steps, not who took the case.
+        return ActionSerializer(
+            [a for a in obj.actions.all() if a.kind != CaseAction.Kind.TAKEN], many=True
+        ).data
+
+
+class CaseSerializer(SubjectRequestSerializer):
+    decision = serializers.UUIDField(source="decision_id")
+    model = serializers.CharField(source="decision.model_version.model.name")
+    model_version = serializers.CharField(source="decision.model_version.version")
+    outcome = serializers.CharField(source="decision.outcome")
+    assignee = serializers.CharField(source="assignee.username", default=None)
+    human_decision = serializers.UUIDField(source="human_decision_id", default=None)
+    overdue = serializers.SerializerMethodField()
+
+    class Meta(SubjectRequestSerializer.Meta):
+        fields = [
+            *SubjectRequestSerializer.Meta.fields,
+            "decision",
+            "model",
+            "model_version",
+            "outcome",
+            "assignee",
+            "human_decision",
+            "overdue",
+        ]
+
+    def get_history(self, obj) -> list[dict]:
+        return [
+            {
+                "kind": a.kind,
+                "actor": a.actor.username if a.actor_id else None,
+                "rationale": a.rationale,
+                "created_at": a.created_at.isoformat(),
+            }
+            for a in obj.actions.all()
+        ]
+
+    def get_overdue(self, obj) -> bool:
+        return is_overdue(obj)
+
+
+class RequestCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ReviewRequest.Kind.values)
+    grounds = serializers.ChoiceField(choices=ReviewRequest.Grounds.values, required=False, allow_blank=True)
+    statement = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT)
+    contact_email = serializers.EmailField(required=False, allow_blank=True)
+
+
+class TextSerializer(serializers.Serializer):
+    statement = serializers.CharField(max_length=MAX_TEXT)
+
+
+class RationaleSerializer(serializers.Serializer):
+    rationale = serializers.CharField(max_length=MAX_TEXT)
+
+
+class OverturnSerializer(RationaleSerializer):
+    new_outcome = serializers.CharField(max_length=64)
+
+
+class AskSerializer(serializers.Serializer):
+    question = serializers.CharField(max_length=MAX_TEXT)
+
+
+class ExtendSerializer(serializers.Serializer):
+    months = serializers.IntegerField()
+    reason = serializers.CharField(max_length=MAX_TEXT)

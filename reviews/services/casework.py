@@ -1,0 +1,275 @@
+"""The caseworker's side: take a case, ask the subject, extend the deadline, uphold or overturn.
+
+Every action needs the `caseworker` role and a written rationale where the subject will read one.
+Acting on an unassigned case takes it; acting on someone else's is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import Action
+from audit.services import Actor, audit_record_many, canonical_sha256
+from config.errors import ApplicationError
+from decisions.auth import CASEWORKER, has_role
+from decisions.models import Decision
+from decisions.recording import decision_record_human
+from decisions.selectors import effective_decision
+
+from .. import emails
+from ..deadlines import MAX_EXTENSION_MONTHS, add_months
+from ..models import CaseAction, ReviewRequest
+from ..status_links import status_link
+from .steps import MIN_RATIONALE, clean_text, event, lock, notify
+
+
+def _require_caseworker(user) -> None:
+    if not has_role(user, CASEWORKER):
+        raise ApplicationError("caseworkers only", fields={"user": "not a caseworker"}, status_code=403)
+
+
+def _require_open(request: ReviewRequest) -> None:
+    if not request.is_open:
+        raise ApplicationError(
+            "request already decided", fields={"status": f"request is {request.status}"}, status_code=409
+        )
+
+
+def _claim_for(request: ReviewRequest, user, now: datetime) -> None:
+    """Acting on an unassigned case takes it; acting on someone else's case is refused."""
+    if request.assignee_id is None:
+        request.assignee = user
+        request.assigned_at = now
+        if request.status == ReviewRequest.Status.RECEIVED:
+            request.status = ReviewRequest.Status.IN_REVIEW
+    elif request.assignee_id != user.pk:
+        raise ApplicationError(
+            "taken by another caseworker",
+            fields={"assignee": f"this case is assigned to {request.assignee}"},
+            status_code=409,
+        )
+
+
+def _seconds_since_taken(request: ReviewRequest, now: datetime) -> float:
+    return max((now - (request.assigned_at or now)).total_seconds(), 0.0)
+
+
+def review_take(*, request: ReviewRequest, user) -> ReviewRequest:
+    _require_caseworker(user)
+    with transaction.atomic():
+        request = lock(request)
+        _require_open(request)
+        if request.assignee_id == user.pk:
+            return request
+        _claim_for(request, user, timezone.now())
+        request.save(update_fields=["assignee", "assigned_at", "status", "updated_at"])
+        CaseAction.objects.create(
+            request=request, kind=CaseAction.Kind.TAKEN, actor=user, created_at=request.assigned_at
+        )
+        audit_record_many(events=[event(Actor.user(user), Action.REVIEW_TAKEN, request)])
+    return request
+
+
+def review_request_information(*, request: ReviewRequest, user, question: str) -> ReviewRequest:
+    """Ask the subject for information; they answer on their page. The deadline keeps running."""
+    _require_caseworker(user)
+    question = clean_text(question, field="question", required=True, minimum=MIN_RATIONALE)
+    with transaction.atomic():
+        request = lock(request)
+        _require_open(request)
+        now = timezone.now()
+        _claim_for(request, user, now)
+        request.status = ReviewRequest.Status.INFO_REQUESTED
+        request.info_question = question
+        request.save(update_fields=["assignee", "assigned_at", "status", "info_question", "updated_at"])
+        CaseAction.objects.create(
+            request=request,
+            kind=CaseAction.Kind.INFO_REQUESTED,
+            actor=user,
+            rationale=question,
+            created_at=now,
+        )
+        notify(emails.send_info_request, request, link=status_link(request))
+        audit_record_many(events=[event(Actor.user(user), Action.REVIEW_INFO_REQUESTED, request)])
+    return request
+
+
+def review_extend(*, request: ReviewRequest, user, months: int, reason: str) -> ReviewRequest:
+    """Extend the deadline (Art. 12(3)): by at most two further months in all, only while the first
+    month runs, with the reasons, which the subject is told."""
+    _require_caseworker(user)
+    reason = clean_text(reason, field="reason", required=True, minimum=MIN_RATIONALE)
+    if months not in (1, 2):
+        raise ApplicationError("invalid extension", fields={"months": "extend by one or two months"})
+    with transaction.atomic():
+        request = lock(request)
+        _require_open(request)
+        now = timezone.now()
+        if now > request.original_due_at:
+            raise ApplicationError(
+                "too late to extend",
+                fields={"months": "an extension must be given within one month of receipt (Art. 12(3))"},
+            )
+        total = request.extension_months + months
+        if total > MAX_EXTENSION_MONTHS:
+            raise ApplicationError(
+                "extension too long",
+                fields={
+                    "months": f"at most {MAX_EXTENSION_MONTHS} further months in all; "
+                    f"{request.extension_months} already granted"
+                },
+            )
+        _claim_for(request, user, now)
+        previous_due = request.due_at
+        request.extension_months = total
+        request.due_at = add_months(request.original_due_at, total)
+        request.extended_at = now
+        request.extension_reason = reason
+        request.save(
+            update_fields=[
+                "assignee",
+                "assigned_at",
+                "status",
+                "extension_months",
+                "due_at",
+                "extended_at",
+                "extension_reason",
+                "updated_at",
+            ]
+        )
+        CaseAction.objects.create(
+            request=request,
+            kind=CaseAction.Kind.EXTENDED,
+            actor=user,
+            rationale=reason,
+            data={
+                "months": months,
+                "previous_due_at": previous_due.isoformat(),
+                "due_at": request.due_at.isoformat(),
+            },
+            created_at=now,
+        )
+        notify(emails.send_extension, request, link=status_link(request))
+        audit_record_many(
+            events=[
+                event(
+                    Actor.user(user),
+                    Action.REVIEW_EXTENDED,
+                    request,
+                    {"months": months, "due_at": request.due_at.isoformat()},
+                )
+            ]
+        )
+    return request
+
+
+def review_uphold(*, request: ReviewRequest, user, rationale: str) -> ReviewRequest:
+    """A person confirms the decision, with the reasons the subject will read."""
+    _require_caseworker(user)
+    rationale = clean_text(rationale, field="rationale", required=True, minimum=MIN_RATIONALE)
+    with transaction.atomic():
+        request = lock(request)
+        _require_open(request)
+        now = timezone.now()
+        _claim_for(request, user, now)
+        reviewed = effective_decision(request.decision)
+        request.status = ReviewRequest.Status.UPHELD
+        request.rationale = rationale
+        request.closed_at = now
+        request.save(
+            update_fields=["assignee", "assigned_at", "status", "rationale", "closed_at", "updated_at"]
+        )
+        CaseAction.objects.create(
+            request=request,
+            kind=CaseAction.Kind.UPHELD,
+            actor=user,
+            rationale=rationale,
+            agrees_with_model=reviewed.kind == Decision.Kind.AUTOMATED,
+            seconds_spent=_seconds_since_taken(request, now),
+            data={"outcome": reviewed.outcome, "decision": str(reviewed.pk)},
+            created_at=now,
+        )
+        notify(emails.send_outcome, request, link=status_link(request))
+        audit_record_many(
+            events=[
+                event(
+                    Actor.user(user),
+                    Action.REVIEW_UPHELD,
+                    request,
+                    {"outcome": reviewed.outcome, "rationale_sha256": canonical_sha256(rationale)},
+                )
+            ]
+        )
+    return request
+
+
+def review_overturn(*, request: ReviewRequest, user, new_outcome: str, rationale: str) -> ReviewRequest:
+    """A person changes the decision: a new Decision of kind HUMAN supersedes the one reviewed.
+
+    The ledger keeps both; the subject's link to the original shows the new outcome.
+    """
+    _require_caseworker(user)
+    rationale = clean_text(rationale, field="rationale", required=True, minimum=MIN_RATIONALE)
+    with transaction.atomic():
+        request = lock(request)
+        _require_open(request)
+        reviewed = effective_decision(request.decision)
+        labels = reviewed.model_version.output["class_labels"]
+        if new_outcome not in labels:
+            raise ApplicationError("unknown outcome", fields={"new_outcome": f"must be one of {labels}"})
+        if new_outcome == reviewed.outcome:
+            raise ApplicationError(
+                "same outcome",
+                fields={"new_outcome": "that is the current outcome: uphold the decision instead"},
+            )
+        now = timezone.now()
+        _claim_for(request, user, now)
+        actor = Actor.user(user)
+        # Its audit event joins the chain here, before the review's own, as it did when both
+        # were written together.
+        human = decision_record_human(reviewed=reviewed, outcome=new_outcome, actor=actor, now=now)
+        request.status = ReviewRequest.Status.OVERTURNED
+        request.rationale = rationale
+        request.closed_at = now
+        request.human_decision = human
+        request.save(
+            update_fields=[
+                "assignee",
+                "assigned_at",
+                "status",
+                "rationale",
+                "closed_at",
+                "human_decision",
+                "updated_at",
+            ]
+        )
+        CaseAction.objects.create(
+            request=request,
+            kind=CaseAction.Kind.OVERTURNED,
+            actor=user,
+            rationale=rationale,
+            agrees_with_model=False if reviewed.kind == Decision.Kind.AUTOMATED else None,
+            seconds_spent=_seconds_since_taken(request, now),
+            data={"from": reviewed.outcome, "to": new_outcome, "decision": str(human.pk)},
+            created_at=now,
+        )
+        notify(emails.send_outcome, request, link=status_link(request))
+        audit_record_many(
+            events=[
+                event(
+                    actor,
+                    Action.REVIEW_OVERTURNED,
+                    request,
+                    {
+                        "from": reviewed.outcome,
+                        "to": new_outcome,
+                        "human_decision": str(human.pk),
+                        "rationale_sha256": canonical_sha256(rationale),
+                    },
+                )
+            ]
+        )
+    return request

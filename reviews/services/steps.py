@@ -1,0 +1,49 @@
+"""What every step of a request shares: its text checked, its row locked, its audit event, and
+the e-mail to the subject after commit."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.db import transaction
+
+from audit.services import Actor, EventSpec
+from config.errors import ApplicationError
+
+from ..models import ReviewRequest
+
+MAX_TEXT = 5000
+MIN_RATIONALE = 20  # a written rationale is a few words at least, not "ok"
+
+
+def clean_text(value: str | None, *, field: str, required: bool, minimum: int = 1) -> str:
+    text = (value or "").strip()
+    if required and len(text) < minimum:
+        message = "this field is required" if minimum <= 1 else f"write at least {minimum} characters"
+        raise ApplicationError("missing text", fields={field: message})
+    if len(text) > MAX_TEXT:
+        raise ApplicationError("text too long", fields={field: f"at most {MAX_TEXT} characters"})
+    return text
+
+
+def lock(request: ReviewRequest) -> ReviewRequest:
+    """Re-read the request under a row lock: two caseworkers acting at once serialise here."""
+    return (
+        ReviewRequest.objects.select_for_update().select_related("decision__model_version").get(pk=request.pk)
+    )
+
+
+def event(actor: Actor, action: str, request: ReviewRequest, data: dict | None = None) -> EventSpec:
+    return EventSpec(
+        actor=actor,
+        action=action,
+        object_type="review_request",
+        object_id=str(request.pk),
+        data={"decision": str(request.decision_id), "reference": request.reference, **(data or {})},
+    )
+
+
+def notify(send, request: ReviewRequest, **kwargs) -> None:
+    """E-mail the subject after commit, if they gave an address."""
+    if request.contact_email:
+        transaction.on_commit(partial(send, request_id=request.pk, **kwargs))
