@@ -26,7 +26,7 @@ DEMO_ENV := DEBUG=1 PUBLIC_BASE_URL=http://$(HOST):$(PORT)
 help:
 	@echo "make run      - install, migrate, load the demo, start web + worker (SQLite, no servers needed)"
 	@echo "make test     - the whole test suite (needs PostgreSQL on 127.0.0.1:5432 and Redis on :6379)"
-	@echo "make lint     - ruff and the migrations check"
+	@echo "make lint     - ruff, the layers contract (import-linter) and the migrations check"
 	@echo "make worker   - a Celery explanation worker (uses CELERY_BROKER_URL / DATABASE_URL)"
 	@echo "make beat     - the periodic sweeper and audit checkpoints"
 	@echo "make bench    - benchmarks (see bench/README.md)"
@@ -84,6 +84,7 @@ migrate-test: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 
 format: venv
