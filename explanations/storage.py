@@ -8,8 +8,8 @@ On PostgreSQL:
 - `claim`: pending -> running for a batch, SKIP LOCKED, in one statement.
 - `store`: a batch's results as one JSON document, joined in one UPDATE.
 
-Each cost the web process or the worker more CPU through the ORM than the work itself
-(bench/RESULTS.md). tests/explanations/test_storage.py holds every pair equal.
+Through the ORM each cost the web process or the worker more CPU than the work itself.
+tests/explanations/test_storage.py holds every pair equal.
 """
 
 from __future__ import annotations
@@ -46,6 +46,16 @@ def record_decisions(
     written (a concurrent request took the key), IntegrityError and nothing is written."""
     if connection.vendor == "postgresql" and len(decisions) <= ONE_STATEMENT_MAX:
         return record_decisions_in_one_statement(decisions, explanations, events, idempotency)
+    return record_decisions_in_transaction(decisions, explanations, events, idempotency)
+
+
+def record_decisions_in_transaction(
+    decisions: list[Decision],
+    explanations: list[Explanation],
+    events: list[EventSpec],
+    idempotency: IdempotencyRecord | None,
+) -> dict:
+    """Any database, and many decisions on PostgreSQL (COPY): one statement per table."""
     with transaction.atomic():
         decisions_insert(decisions)
         ids = explanations_pending_insert(explanations)
@@ -111,9 +121,17 @@ def _insert_returning_one(record: IdempotencyRecord) -> tuple[str, list]:
 
 def explanations_pending_insert(explanations: list[Explanation]) -> dict:
     """Insert new decisions' pending explanations; return {decision id: explanation id}."""
-    if connection.vendor != "postgresql":
-        Explanation.objects.bulk_create(explanations)
-        return {e.decision_id: e.pk for e in explanations}
+    if connection.vendor == "postgresql":
+        return explanations_pending_insert_postgresql(explanations)
+    return explanations_pending_insert_portable(explanations)
+
+
+def explanations_pending_insert_portable(explanations: list[Explanation]) -> dict:
+    Explanation.objects.bulk_create(explanations)
+    return {e.decision_id: e.pk for e in explanations}
+
+
+def explanations_pending_insert_postgresql(explanations: list[Explanation]) -> dict:
     sql, params = _pending_insert(explanations)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -192,10 +210,18 @@ def claim_portable(*, model_version_id: int, limit: int, worker: str) -> list[in
 
 def features_of(ids: list[int]) -> list:
     """The decisions' features of explanations `ids` (sorted), in that order."""
-    if connection.vendor != "postgresql":
-        return list(
-            Explanation.objects.filter(id__in=ids).order_by("id").values_list("decision__features", flat=True)
-        )
+    if connection.vendor == "postgresql":
+        return features_of_postgresql(ids)
+    return features_of_portable(ids)
+
+
+def features_of_portable(ids: list[int]) -> list:
+    return list(
+        Explanation.objects.filter(id__in=ids).order_by("id").values_list("decision__features", flat=True)
+    )
+
+
+def features_of_postgresql(ids: list[int]) -> list:
     # One array parameter: the ORM's IN (%s, ...) of a batch's ids made a statement too long
     # for psycopg's query cache, and building it cost more than the query.
     sql = (

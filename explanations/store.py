@@ -27,6 +27,38 @@ def explanation_store_batch(
     *, version: ModelVersion, token: str, ids: list[int], schema, result, grouped
 ) -> int:
     """Write results onto rows still claimed by `token`; one audit event per explanation."""
+    rows, batch = stored_values(version=version, ids=ids, schema=schema, result=result, grouped=grouped)
+    errors = {row[0]: row[6] for row in rows}
+    with transaction.atomic():
+        updated = storage.store(worker=claimant(token), rows=rows, batch=batch)
+        if updated:
+            audit_record_many(
+                events=[
+                    EventSpec(
+                        actor=SYSTEM,
+                        action=Action.EXPLANATION_COMPUTED,
+                        object_type="explanation",
+                        object_id=str(pk),
+                        data={
+                            "decision": str(decision_id),
+                            "method": result.method,
+                            "model_sha256": version.artifact_sha256,
+                            "background_sha256": version.background_sha256,
+                            "additivity_error": repr(errors[pk]),
+                            "device": result.device,
+                        },
+                    )
+                    for pk, decision_id in updated
+                ]
+            )
+    return len(updated)
+
+
+def stored_values(
+    *, version: ModelVersion, ids: list[int], schema, result, grouped
+) -> tuple[list[tuple], dict]:
+    """What a batch's store writes: a row of storage.PER_ROW values per explanation, and the
+    storage.PER_BATCH values shared by all."""
     labels = version.output["class_labels"]
     batch = {
         "status": Explanation.Status.DONE.value,
@@ -56,30 +88,7 @@ def explanation_store_batch(
             strict=True,
         )
     )
-    errors = {row[0]: row[6] for row in rows}
-    with transaction.atomic():
-        updated = storage.store(worker=claimant(token), rows=rows, batch=batch)
-        if updated:
-            audit_record_many(
-                events=[
-                    EventSpec(
-                        actor=SYSTEM,
-                        action=Action.EXPLANATION_COMPUTED,
-                        object_type="explanation",
-                        object_id=str(pk),
-                        data={
-                            "decision": str(decision_id),
-                            "method": result.method,
-                            "model_sha256": version.artifact_sha256,
-                            "background_sha256": version.background_sha256,
-                            "additivity_error": repr(errors[pk]),
-                            "device": result.device,
-                        },
-                    )
-                    for pk, decision_id in updated
-                ]
-            )
-    return len(updated)
+    return rows, batch
 
 
 def explanation_counterfactuals_batch(*, version: ModelVersion, ids: list[int]) -> int:
