@@ -1,5 +1,5 @@
 """Appending to the chain: the audit ledger's SQL. Every write of the platform ends here, so its
-cost is on every path (bench/RESULTS.md).
+cost is on every path.
 
 The chain is ordered by one transaction-scoped advisory lock on PostgreSQL; SQLite serialises
 writers itself. On PostgreSQL a few events are appended by `rationale_audit_append` (migration

@@ -5,9 +5,8 @@ from celery import Celery
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Before xgboost loads libgomp, which reads it once. By default OpenMP threads spin for a while
 # after each parallel region: in a worker, every tree SHAP batch left them burning the cores
-# that the store thread and PostgreSQL needed next. Passive threads sleep instead: the drain
-# went from 0.32 to 0.19 ms of CPU per explanation (bench/RESULTS.md, stop 9). Operators may
-# still set it themselves.
+# that the store thread and PostgreSQL needed next, a large part of a drain's CPU. Passive
+# threads sleep instead. Operators may still set it themselves.
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 app = Celery("rationale")

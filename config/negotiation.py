@@ -3,9 +3,9 @@
 A controller's decision service sends `Accept: application/json`, `*/*` or no Accept header.
 For those, with no `?format=` override, DRF's negotiation always picks the first renderer that
 speaks JSON, with the media type "application/json"; it got there by building the request's
-header mapping and parsing every media type, about 100 us of a web process's CPU per request
-inside a recorded decision (bench/RESULTS.md, ingest, stop 14). Every other request (a browser's
-`text/html,...`, a quality value, a format override) goes through DRF's negotiation unchanged.
+header mapping and parsing every media type, a noticeable part of a recorded decision's CPU.
+Every other request (a browser's `text/html,...`, a quality value, a format override) goes
+through DRF's negotiation unchanged.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Content-Security-Policy on the pages (django-csp), not on the JSON API.
 
 A JSON response is not rendered by a browser, so a policy on it protects nothing, and building
-the header cost django-csp's middleware about 30 us per response: 1-2% of a recorded decision's
-CPU. HTML under /api/v1/ (DRF's browsable API) still gets the policy.
+the header costs django-csp's middleware CPU on every response. HTML under /api/v1/ (DRF's
+browsable API) still gets the policy.
 """
 
 from csp.middleware import CSPMiddleware

@@ -1,13 +1,12 @@
 """The WSGI application, as gunicorn loads it.
 
 After loading it, this imports what serving a request needs (the URLconf with every view, and
-the tree models' runtime: xgboost brings pandas, SciPy and scikit-learn, about 85,000 objects)
-and then moves everything loaded so far out of the garbage collector's generations
-(`gc.freeze`). Those objects live as long as the process. Without this, each full collection
-walked all of them, about 200,000, and stopped a web worker for 60-150 ms a few times a minute
-under load, which set the ingest p99; with it a full collection takes 5-15 ms
-(bench/RESULTS.md, ingest, stop 12). With gunicorn's --preload this runs once in the master
-before it forks, so the workers' collections also stop copying those shared pages.
+the tree models' runtime: xgboost brings pandas, SciPy and scikit-learn) and then moves
+everything loaded so far out of the garbage collector's generations (`gc.freeze`). Those objects
+live as long as the process. Without this, each full collection walked all of them and stopped
+a web worker long enough, a few times a minute under load, to set the ingest p99. With
+gunicorn's --preload this runs once in the master before it forks, so the workers' collections
+also stop copying those shared pages.
 """
 
 import gc

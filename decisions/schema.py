@@ -304,8 +304,8 @@ class FeatureSchema:
 
     def _encode_few(self, rows: list[dict[str, Any]]) -> np.ndarray:
         """`encode` for a few rows: one flat list, converted once. A recorded decision encodes
-        one row, and numpy's per-feature assignments cost about 20 times what the row itself
-        does (bench/RESULTS.md, ingest, stop 13); from a few dozen rows on they are cheaper."""
+        one row, for which numpy's per-feature assignments cost many times what the row itself
+        does; from a few dozen rows on they are the cheaper way."""
         width = self.width
         flat: list[Any] = [0.0] * (len(rows) * width)
         base = 0

@@ -1,7 +1,7 @@
 """The decisions app's SQL that the ORM does not write for us: every statement here runs on each
-recorded decision or bulk, where the ORM's query building cost more CPU than the database's work
-(bench/RESULTS.md, "speed-ups behind one door"). PostgreSQL-specific paths sit beside their
-portable twins; tests/decisions/test_storage.py holds each pair equal.
+recorded decision or bulk, where the ORM's query building cost more CPU than the database's
+work. PostgreSQL-specific paths sit beside their portable twins; tests/decisions/test_storage.py
+holds each pair equal.
 
 - `registry_lookup`: registry rows cached per PostgreSQL connection (config.postgresql), dropped
   whenever the database announces a committed change to the registry's tables.

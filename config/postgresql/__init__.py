@@ -12,11 +12,10 @@ def array_param(values: list, sql_type: str) -> tuple[str, list]:
     """An array of `sql_type` values as a SQL expression and its parameters.
 
     psycopg adapts a list parameter by inspecting its elements to choose the array's type: for
-    the write statement of one decision, whose 9 one-element arrays this was, that cost about
-    100 us of the web process's CPU (warm; more inside a request), against 27 us for all of the
-    statement's parameters sent as scalars (bench/RESULTS.md, ingest, stop 14). A few values
-    therefore go as scalars in an ARRAY[...] constructor; many go as one array parameter, which
-    keeps the statement short for the bulk path.
+    the write statement of one decision, whose 9 one-element arrays this was, that cost several
+    times what all of the statement's parameters cost sent as scalars. A few values therefore go
+    as scalars in an ARRAY[...] constructor; many go as one array parameter, which keeps the
+    statement short for the bulk path.
     """
     if 0 < len(values) <= ARRAY_OF_SCALARS_MAX:
         return _array_of_scalars(len(values), sql_type), list(values)

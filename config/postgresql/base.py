@@ -15,8 +15,8 @@ vanished without closing (a host gone from the network) is not detected here, no
 same way.
 
 **Registry cache** (`registry_cache`, on unless `DB_REGISTRY_CACHE` is off). Every recorded
-decision looked up its API key and its model version: two round trips, about 0.6 ms of CPU
-between the web process and PostgreSQL (bench/RESULTS.md, ingest, stop 13). Each connection
+decision looked up its API key and its model version: two round trips, and their CPU in the
+web process and in PostgreSQL. Each connection
 now LISTENs on `REGISTRY_CHANNEL` from the moment it opens, and a trigger on the API-key, model
 and model-version tables (decisions migration 0007) NOTIFYs it when any of their rows changes,
 at the commit of the change. A cache kept per connection is dropped when a notification arrives

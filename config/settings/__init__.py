@@ -103,9 +103,9 @@ else:
         DATABASES["default"]["ENGINE"] = "config.postgresql"
     # Server-side binding lets psycopg prepare each statement a connection has run
     # DB_PREPARE_THRESHOLD times: PostgreSQL then parses and plans it once per connection, not on
-    # every request. That was a third of PostgreSQL's CPU per recorded decision
-    # (bench/RESULTS.md, stop 10). Empty turns preparing off, for a pooler that cannot keep
-    # prepared statements (PgBouncer before 1.21 in transaction mode).
+    # every request, which was a large share of its CPU per recorded decision. Empty turns
+    # preparing off, for a pooler that cannot keep prepared statements (PgBouncer before 1.21 in
+    # transaction mode).
     threshold = env.str("DB_PREPARE_THRESHOLD", default="5").strip()
     # Not 0 (prepare every statement at once): a prepared statement holds one command, and
     # migrations send several in one.

@@ -5,9 +5,9 @@ prediction.
 configuration, but checks its input against pandas, Arrow, polars and cuDF types, builds its
 output through several Python layers, and has the library make a new proxy DMatrix per call,
 which reads the cgroup's CPU quota from /sys every time. Every recorded decision predicts one
-row, and that overhead was about a sixth of a decision's CPU (bench/RESULTS.md, "xgboost
-adapter"). tests/decisions/test_predictors.py holds the results equal to `inplace_predict`'s,
-bit for bit.
+row, and that overhead is more than a sixth of a decision's CPU (the A/B pair is in
+bench/RESULTS.md). tests/decisions/test_predictors.py holds the results equal to
+`inplace_predict`'s, bit for bit.
 """
 
 from __future__ import annotations
