@@ -41,7 +41,8 @@ def _version(name: str):
 
 def _record_pending(name: str, rows: list[dict], n: int, tag: str, chunk: int = 1000) -> list:
     """Record n decisions through the ledger's service (explanations pending, tasks published)."""
-    from decisions.services import DecisionInput, decision_record_many
+    from decisions.recording import DecisionInput
+    from explanations.recording import decision_record_many
 
     from audit.services import Actor
 
@@ -153,9 +154,9 @@ def _raw_pred_contribs(booster, X: np.ndarray, batch_size: int) -> dict:
 
 
 def bench_drain(args) -> dict:
-    from explanations.services import explanation_enqueue
+    from explanations.queue import explanation_enqueue
 
-    from decisions.predictors import predictor_for
+    from decisions.registry import predictor_for
     from decisions.schema import FeatureSchema
 
     rows = harness.held_out_rows()
@@ -308,10 +309,11 @@ def bench_latency(args) -> dict:
 
 # ---------------------------------------------------------------------------- (c) digits
 def bench_digits(args) -> dict:
-    from decisions.demo import digits
-    from explanations.services import explanation_enqueue
+    from demo import digits
+    from explanations.queue import explanation_enqueue
 
-    from decisions.predictors import load_background, predictor_for
+    from decisions.predictors import load_background
+    from decisions.registry import predictor_for
     from explanations.engine._keras import to_model_input
 
     X_all, y = digits.load_images()

@@ -48,7 +48,7 @@ def main() -> int:
 
     if str(harness.ROOT) not in sys.path:
         sys.path.insert(0, str(harness.ROOT))
-    from decisions.demo import credit, digits
+    from demo import credit, digits
 
     from explanations.engine import detect_devices, make_explainer
 

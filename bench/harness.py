@@ -398,7 +398,7 @@ def held_out_rows() -> list[dict]:
     """The credit model's held-out applicants (never trained on), as request feature dicts."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from decisions.demo import credit
+    from demo import credit
 
     rows, labels = credit.load_applicants()
     _, test_idx = credit.split_indices(labels, 0)

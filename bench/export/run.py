@@ -8,7 +8,7 @@ database (`rationale_bench`, never the test database): one model version per siz
 with 20 features and a done explanation with 20 contributions, like the German-credit model's
 (stored as the worker stores them: numbers keyed by feature).
 Each size is exported in a fresh subprocess through the same code path as a file export
-(audit.exports.export_lines -> sha256 -> file), and reports its own peak RSS.
+(oversight.exports.export_lines -> sha256 -> file), and reports its own peak RSS.
 """
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ def measure(size: int) -> dict:
 
     sys.path.insert(0, str(ROOT))
     django.setup()
-    from audit.exports import ExportFilters, _Hashing, export_lines
+    from oversight.export_filters import ExportFilters
+    from oversight.exports import _Hashing, export_lines
 
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out = ROOT / "var" / "bench" / f"decisions-{size}.jsonl"
