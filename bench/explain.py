@@ -41,10 +41,9 @@ def _version(name: str):
 
 def _record_pending(name: str, rows: list[dict], n: int, tag: str, chunk: int = 1000) -> list:
     """Record n decisions through the ledger's service (explanations pending, tasks published)."""
+    from audit.services import Actor
     from decisions.recording import DecisionInput
     from explanations.recording import decision_record_many
-
-    from audit.services import Actor
 
     ids = []
     for start in range(0, n, chunk):
@@ -154,10 +153,9 @@ def _raw_pred_contribs(booster, X: np.ndarray, batch_size: int) -> dict:
 
 
 def bench_drain(args) -> dict:
-    from explanations.queue import explanation_enqueue
-
     from decisions.registry import predictor_for
     from decisions.schema import FeatureSchema
+    from explanations.queue import explanation_enqueue
 
     rows = harness.held_out_rows()
     version = _version("credit-risk")
@@ -309,12 +307,11 @@ def bench_latency(args) -> dict:
 
 # ---------------------------------------------------------------------------- (c) digits
 def bench_digits(args) -> dict:
-    from demo import digits
-    from explanations.queue import explanation_enqueue
-
     from decisions.predictors import load_background
     from decisions.registry import predictor_for
+    from demo import digits
     from explanations.engine._keras import to_model_input
+    from explanations.queue import explanation_enqueue
 
     X_all, y = digits.load_images()
     _, test_idx = digits.split_indices(y, 0)

@@ -49,7 +49,6 @@ def main() -> int:
     if str(harness.ROOT) not in sys.path:
         sys.path.insert(0, str(harness.ROOT))
     from demo import credit, digits
-
     from explanations.engine import detect_devices, make_explainer
 
     report: dict = {"checks": {}, "timings": {}}

@@ -43,7 +43,7 @@ STAGES = [
     ("decisions.schema", "FeatureSchema.encode"),
     ("decisions.predictors.xgboost", "XGBoostPredictor.predict_proba"),
     ("decisions.recording", "canonical_sha256"),
-    ("explanations.recording", "_with_explanations"),
+    ("explanations.recording", "_recording"),
     ("django.db.models.base", "Model.__init__"),
     ("explanations.api", "created_body"),
     ("explanations.recording", "recording_write"),

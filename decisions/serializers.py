@@ -25,9 +25,7 @@ class DecisionCreateSerializer(serializers.Serializer):
 class BulkCreateSerializer(serializers.Serializer):
     """The bulk envelope: nothing but a list of decisions, each checked by the recording service."""
 
-    decisions = serializers.ListField(
-        child=serializers.JSONField(), help_text="decisions as POST decisions/ takes them"
-    )
+    decisions = serializers.ListField(help_text="decisions as POST decisions/ takes them")
 
     def validate(self, attrs):
         unknown = [name for name in self.initial_data if name != "decisions"]

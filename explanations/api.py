@@ -42,7 +42,9 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 def created_body(recorded: RecordedDecision) -> dict:
     """A new decision's response body, the only one that holds its subject access link."""
     return decision_body(
-        recorded.decision, explanation=recorded.explanation, access_url=recorded.subject_access_url
+        recorded.decision,
+        explanation_status=recorded.explanation_status,
+        access_url=recorded.subject_access_url,
     )
 
 

@@ -24,11 +24,15 @@ from .models import Explanation
 from .queue import enqueue_on_commit
 
 
-@dataclass(frozen=True)
+@dataclass
 class RecordedDecision:
+    """A decision as its recording answers it. Until it is written its explanation has no id; its
+    status is pending from the start."""
+
     decision: Decision
     access_token: str
-    explanation: Explanation
+    explanation_id: int | None = None
+    explanation_status: str = Explanation.Status.PENDING
 
     @property
     def subject_access_url(self) -> str:
@@ -38,19 +42,15 @@ class RecordedDecision:
 
 @dataclass(frozen=True)
 class Recording:
-    """Decisions checked and predicted, each with its pending explanation; not yet written."""
+    """Decisions checked and predicted, not yet written."""
 
     recorded: list[RecordedDecision]
     events: list[EventSpec]
 
 
-def _with_explanations(prepared: PreparedDecisions) -> Recording:
+def _recording(prepared: PreparedDecisions) -> Recording:
     recorded = [
-        RecordedDecision(
-            decision=d,
-            access_token=token,
-            explanation=Explanation(decision=d, model_version_id=d.model_version_id, queued_at=d.decided_at),
-        )
+        RecordedDecision(d, token)
         for d, token in zip(prepared.decisions, prepared.access_tokens, strict=True)
     ]
     return Recording(recorded=recorded, events=prepared.events)
@@ -60,12 +60,12 @@ def recording_prepare(
     *, items: list[DecisionInput], actor: Actor, api_key: ApiKey | None = None
 ) -> Recording:
     """All or nothing: every item is checked and predicted before anything is written."""
-    return _with_explanations(decision_prepare(items=items, actor=actor, api_key=api_key))
+    return _recording(decision_prepare(items=items, actor=actor, api_key=api_key))
 
 
 def recording_prepare_one(*, item: DecisionInput, actor: Actor, api_key: ApiKey | None = None) -> Recording:
     """One decision, whose errors are named as the request's own fields."""
-    return _with_explanations(decision_prepare_one(item=item, actor=actor, api_key=api_key))
+    return _recording(decision_prepare_one(item=item, actor=actor, api_key=api_key))
 
 
 def recording_write(
@@ -74,10 +74,9 @@ def recording_write(
     """Write the decisions, their pending explanations, their audit events and the
     Idempotency-Key's record, all or nothing; queue the explanations after commit."""
     decisions = [r.decision for r in recording.recorded]
-    explanations = [r.explanation for r in recording.recorded]
-    ids = storage.record_decisions(decisions, explanations, recording.events, idempotency)
-    for explanation in explanations:
-        explanation.pk = ids[explanation.decision_id]
+    ids = storage.record_decisions(decisions, recording.events, idempotency)
+    for recorded in recording.recorded:
+        recorded.explanation_id = ids[recorded.decision.pk]
     enqueue_on_commit(decisions)
     return recording.recorded
 

@@ -103,10 +103,16 @@ def _explanation_url_template(script_prefix: str) -> tuple[str, str]:
     return before, after
 
 
-def decision_body(decision: Decision, *, explanation=None, access_url: str | None = None) -> dict:
+def decision_body(
+    decision: Decision, *, explanation_status: str | None = None, access_url: str | None = None
+) -> dict:
+    """A decision's body in every response. Its explanation's status is read from
+    `decision.current_explanation` (selectors.with_current_explanation) unless given; the
+    subject's access link is only ever in the response that created the decision."""
     version = decision.model_version
-    if explanation is None:
-        explanation = getattr(decision, "current_explanation", None)
+    if explanation_status is None:
+        current = getattr(decision, "current_explanation", None)
+        explanation_status = current.status if current is not None else None
     body = {
         "id": str(decision.pk),
         "model": version.model.name,
@@ -119,10 +125,7 @@ def decision_body(decision: Decision, *, explanation=None, access_url: str | Non
         "score": decision.score,
         "decided_at": decision.decided_at.isoformat(),
         "features": decision.features,
-        "explanation": {
-            "status": explanation.status if explanation is not None else None,
-            "url": explanation_url(decision.pk),
-        },
+        "explanation": {"status": explanation_status, "url": explanation_url(decision.pk)},
     }
     if access_url is not None:
         body["subject_access_url"] = access_url

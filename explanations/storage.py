@@ -36,29 +36,23 @@ ONE_STATEMENT_MAX = 8
 
 # ---------------------------------------------------------------------------- recording
 def record_decisions(
-    decisions: list[Decision],
-    explanations: list[Explanation],
-    events: list[EventSpec],
-    idempotency: IdempotencyRecord | None,
+    decisions: list[Decision], events: list[EventSpec], idempotency: IdempotencyRecord | None
 ) -> dict:
     """Write decisions, their pending explanations, their audit events and an Idempotency-Key's
     record, all or nothing; return {decision id: explanation id}. If the key's record cannot be
     written (a concurrent request took the key), IntegrityError and nothing is written."""
     if connection.vendor == "postgresql" and len(decisions) <= ONE_STATEMENT_MAX:
-        return record_decisions_in_one_statement(decisions, explanations, events, idempotency)
-    return record_decisions_in_transaction(decisions, explanations, events, idempotency)
+        return record_decisions_in_one_statement(decisions, events, idempotency)
+    return record_decisions_in_transaction(decisions, events, idempotency)
 
 
 def record_decisions_in_transaction(
-    decisions: list[Decision],
-    explanations: list[Explanation],
-    events: list[EventSpec],
-    idempotency: IdempotencyRecord | None,
+    decisions: list[Decision], events: list[EventSpec], idempotency: IdempotencyRecord | None
 ) -> dict:
     """Any database, and many decisions on PostgreSQL (COPY): one statement per table."""
     with transaction.atomic():
         decisions_insert(decisions)
-        ids = explanations_pending_insert(explanations)
+        ids = explanations_pending_insert(decisions)
         audit_record_many(events=events)
         if idempotency is not None:
             idempotency.save(force_insert=True)
@@ -66,10 +60,7 @@ def record_decisions_in_transaction(
 
 
 def record_decisions_in_one_statement(
-    decisions: list[Decision],
-    explanations: list[Explanation],
-    events: list[EventSpec],
-    idempotency: IdempotencyRecord | None,
+    decisions: list[Decision], events: list[EventSpec], idempotency: IdempotencyRecord | None
 ) -> dict:
     """PostgreSQL: the decisions' INSERT and the explanations' (which references rows of the same
     statement; the foreign key is checked at commit) are CTEs; the audit events are appended by
@@ -82,7 +73,7 @@ def record_decisions_in_one_statement(
     fields = Decision._meta.concrete_fields
     pk = quote(Decision._meta.pk.column)
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    pending, pending_params = _pending_insert(explanations)
+    pending, pending_params = _pending_insert(decisions)
     append, append_params = append_call(events, now=timezone.now())
     also_cte, also_join, also_params = "", "", []
     if idempotency is not None:
@@ -119,33 +110,37 @@ def _insert_returning_one(record: IdempotencyRecord) -> tuple[str, list]:
     return sql, [field.get_db_prep_save(getattr(record, field.attname), connection) for field in fields]
 
 
-def explanations_pending_insert(explanations: list[Explanation]) -> dict:
-    """Insert new decisions' pending explanations; return {decision id: explanation id}."""
+def explanations_pending_insert(decisions: list[Decision]) -> dict:
+    """A pending explanation for each new decision, queued when it was decided; return
+    {decision id: explanation id}."""
     if connection.vendor == "postgresql":
-        return explanations_pending_insert_postgresql(explanations)
-    return explanations_pending_insert_portable(explanations)
+        return explanations_pending_insert_postgresql(decisions)
+    return explanations_pending_insert_portable(decisions)
 
 
-def explanations_pending_insert_portable(explanations: list[Explanation]) -> dict:
-    Explanation.objects.bulk_create(explanations)
+def explanations_pending_insert_portable(decisions: list[Decision]) -> dict:
+    explanations = Explanation.objects.bulk_create(
+        Explanation(decision=d, model_version_id=d.model_version_id, queued_at=d.decided_at)
+        for d in decisions
+    )
     return {e.decision_id: e.pk for e in explanations}
 
 
-def explanations_pending_insert_postgresql(explanations: list[Explanation]) -> dict:
-    sql, params = _pending_insert(explanations)
+def explanations_pending_insert_postgresql(decisions: list[Decision]) -> dict:
+    sql, params = _pending_insert(decisions)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return dict(cursor.fetchall())
 
 
-def _pending_insert(explanations: list[Explanation]) -> tuple[str, list]:
+def _pending_insert(decisions: list[Decision]) -> tuple[str, list]:
     """PostgreSQL: one INSERT ... SELECT FROM unnest of the decisions' ids, in order, RETURNING
     (decision_id, id). The row is all defaults but those: bulk_create would prepare and send each
     of the 26 columns of every row, most of them empty JSON. Placeholders are positional, so the
     statement can be a CTE of a larger one."""
     table = Explanation._meta.db_table
-    decision_ids, decision_ids_params = array_param([e.decision_id for e in explanations], "uuid")
-    version_ids, version_ids_params = array_param([e.model_version_id for e in explanations], "bigint")
+    decision_ids, decision_ids_params = array_param([d.pk for d in decisions], "uuid")
+    version_ids, version_ids_params = array_param([d.model_version_id for d in decisions], "bigint")
     # The table is the model's; the values are parameters or the columns' empty defaults.
     sql = (
         f"INSERT INTO {table} (decision_id, model_version_id, is_current, status, method, params, "  # noqa: S608
@@ -155,7 +150,7 @@ def _pending_insert(explanations: list[Explanation]) -> tuple[str, list]:
         f"'', '', '', '', %s, 0, '' FROM unnest({decision_ids}, {version_ids}) "
         "WITH ORDINALITY AS u(decision_id, model_version_id, n) ORDER BY u.n RETURNING decision_id, id"
     )
-    return sql, [explanations[0].queued_at, *decision_ids_params, *version_ids_params]
+    return sql, [decisions[0].decided_at, *decision_ids_params, *version_ids_params]
 
 
 # ---------------------------------------------------------------------------- claiming

@@ -40,7 +40,7 @@ def test_a_decision_its_explanation_and_its_event_are_one_statement(credit_versi
     assert len(queries) == 1, [q["sql"][:80] for q in queries]
     assert "rationale_audit_append" in queries[0]["sql"]
     decision = Decision.objects.get(pk=recorded.decision.pk)
-    assert Explanation.objects.get(decision=decision).pk == recorded.explanation.pk
+    assert Explanation.objects.get(decision=decision).pk == recorded.explanation_id
     event = AuditEvent.objects.get(action=Action.DECISION_RECORDED, object_id=str(decision.pk))
     assert event.data["score"] == repr(decision.score) and event.actor_id == "tests"
     result = verify_chain()

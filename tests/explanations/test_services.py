@@ -374,11 +374,12 @@ def test_a_worker_process_freezes_what_building_an_explainer_loaded(credit_versi
         compute.forget_explainers()
 
 
-def test_a_recorded_decisions_pending_explanation_is_the_row_the_database_holds(
+def test_a_recorded_decisions_pending_explanation_holds_the_models_own_defaults(
     credit_version, credit_trained
 ):
-    """The pending explanation a recording returns (its body says "pending") is, field for field,
-    the row written: the one-statement INSERT writes the model's own defaults."""
+    """Each recorded decision gets one pending explanation, queued when it was decided, whose other
+    columns are what Explanation's own defaults are: the one-statement INSERT writes them as
+    literals, bulk_create from the model."""
     from audit.services import Actor
     from decisions.recording import DecisionInput
 
@@ -392,8 +393,11 @@ def test_a_recorded_decisions_pending_explanation_is_the_row_the_database_holds(
     ):
         for r in recorded:
             stored = Explanation.objects.get(decision=r.decision)
-            names = [f.attname for f in Explanation._meta.concrete_fields]
-            assert [getattr(r.explanation, n) for n in names] == [getattr(stored, n) for n in names]
-            assert (
-                stored.status == "pending" and stored.is_current and stored.queued_at == r.decision.decided_at
+            assert stored.pk == r.explanation_id and r.explanation_status == stored.status == "pending"
+            assert stored.is_current and stored.queued_at == r.decision.decided_at
+            assert stored.model_version_id == r.decision.model_version_id
+            defaults = Explanation(
+                decision=r.decision, model_version_id=stored.model_version_id, queued_at=stored.queued_at
             )
+            names = [f.attname for f in Explanation._meta.concrete_fields if f.attname != "id"]
+            assert [getattr(stored, n) for n in names] == [getattr(defaults, n) for n in names]

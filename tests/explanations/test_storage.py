@@ -49,12 +49,7 @@ def test_one_statement_and_the_transaction_record_the_same_rows(credit_version, 
     ids = [r.decision.pk for r in recording.recorded]
 
     def write(record):
-        decisions = copy.deepcopy([r.decision for r in recording.recorded])
-        explanations = [
-            Explanation(decision=d, model_version_id=d.model_version_id, queued_at=d.decided_at)
-            for d in decisions
-        ]
-        record(decisions, explanations, recording.events, None)
+        record(copy.deepcopy([r.decision for r in recording.recorded]), recording.events, None)
 
     in_one = written_by(lambda: write(storage.record_decisions_in_one_statement), lambda: _state(ids))
     in_many = written_by(lambda: write(storage.record_decisions_in_transaction), lambda: _state(ids))
@@ -68,13 +63,7 @@ def test_the_unnest_insert_and_bulk_create_write_the_same_pending_rows(credit_ve
     Decision.objects.bulk_create(decisions)
 
     def write(insert):
-        ids = insert(
-            [
-                Explanation(decision=d, model_version_id=d.model_version_id, queued_at=d.decided_at)
-                for d in decisions
-            ]
-        )
-        assert set(ids) == {d.pk for d in decisions}
+        assert set(insert(decisions)) == {d.pk for d in decisions}
 
     def read():
         return [
@@ -90,12 +79,7 @@ def test_the_unnest_insert_and_bulk_create_write_the_same_pending_rows(credit_ve
 @pytest.fixture
 def pending(credit_version, credit_trained):
     recording = _recording(credit_trained, n=5)
-    storage.record_decisions_in_transaction(
-        [r.decision for r in recording.recorded],
-        [r.explanation for r in recording.recorded],
-        recording.events,
-        None,
-    )
+    storage.record_decisions_in_transaction([r.decision for r in recording.recorded], recording.events, None)
     return credit_version
 
 
