@@ -1,5 +1,5 @@
-"""The XGBoost predictor: probabilities and margins as xgboost gives them, bit for bit, for one row
-at a time and many, from several threads at once, on the real models and data (no database)."""
+"""The XGBoost predictor calls xgboost's C function for in-place prediction itself: its results
+must be `Booster.inplace_predict`'s, bit for bit, on the real models and data (no database)."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_rows_of_the_wrong_width_are_refused_with_the_expected_width(credit_pred
 
 
 def test_threads_predicting_at_once_each_get_their_own_rows_results(credit_predictor, credit_rows):
-    # The web's threads share one booster per version: each must get its own rows' results.
+    # Each thread points its own proxy matrix at its own rows; a shared one would mix them up.
     expected = credit_predictor.predict_proba(credit_rows)
     mismatches: list[int] = []
     start = threading.Barrier(4)
