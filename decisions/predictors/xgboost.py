@@ -5,8 +5,8 @@ prediction.
 configuration, but checks its input against pandas, Arrow, polars and cuDF types, builds its
 output through several Python layers, and has the library make a new proxy DMatrix per call,
 which reads the cgroup's CPU quota from /sys every time. Every recorded decision predicts one
-row, and that overhead is more than a sixth of a decision's CPU (the A/B pair is in
-bench/RESULTS.md). tests/decisions/test_predictors.py holds the results equal to
+row, and under gunicorn that overhead is a fifth or more of a decision's CPU (the A/B pairs
+are in bench/RESULTS.md). tests/decisions/test_predictors.py holds the results equal to
 `inplace_predict`'s, bit for bit.
 """
 
