@@ -1,10 +1,9 @@
 """Bodies of the decisions and explanations API. A decision's body is built by `decision_body`
 alone, on creation, in lists and in detail; DecisionSerializer documents it."""
 
-import functools
 import uuid
 
-from django.urls import get_script_prefix, reverse
+from django.urls import reverse
 from rest_framework import serializers
 
 from decisions.models import Decision
@@ -87,20 +86,7 @@ class DecisionSerializer(serializers.Serializer):
 
 
 def explanation_url(decision_id: uuid.UUID) -> str:
-    """reverse("api-decision-explanation", args=[decision_id]), from a template reversed once
-    per script prefix: every decision body has this link, and reverse() cost more than the rest
-    of a bulk response's body. The URL's only argument is the decision's UUID, written as str()
-    writes it."""
-    before, after = _explanation_url_template(get_script_prefix())
-    return f"{before}{decision_id}{after}"
-
-
-@functools.cache
-def _explanation_url_template(script_prefix: str) -> tuple[str, str]:
-    # script_prefix is the cache's key: reverse() reads the same prefix itself.
-    marker = uuid.UUID(int=0)
-    before, after = reverse("api-decision-explanation", args=[marker]).split(str(marker))
-    return before, after
+    return reverse("api-decision-explanation", args=[decision_id])
 
 
 def decision_body(
