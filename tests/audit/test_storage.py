@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from audit import storage
-from audit.events import EventSpec, chained
+from audit.events import EVENT_COLUMNS, EventSpec, chained
 from audit.models import Action, AuditEvent
 from audit.services import Actor
 from tests.storage_pairs import written_by
@@ -15,17 +15,6 @@ from tests.storage_pairs import written_by
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 12, 5, 9, 30, 1, 123456, tzinfo=UTC)
-FIELDS = (
-    "created_at",
-    "actor_type",
-    "actor_id",
-    "action",
-    "object_type",
-    "object_id",
-    "data",
-    "prev_hash",
-    "hash",
-)
 
 
 def _events(n: int) -> list[EventSpec]:
@@ -38,7 +27,7 @@ def _events(n: int) -> list[EventSpec]:
 
 
 def _rows():
-    return list(AuditEvent.objects.order_by("id").values_list(*FIELDS))
+    return list(AuditEvent.objects.order_by("id").values_list(*EVENT_COLUMNS))
 
 
 def _by_function(events):
