@@ -26,7 +26,7 @@ from .credentials import new_access_token, secret_hash
 from .models import ApiKey, Decision, ModelVersion
 from .predictors import ArtifactError, decide
 from .registry import predictor_for, resolve_model_version, schema_of
-from .subject_access import access_grant, access_url
+from .subject_access import access_grant
 
 # The fields of a decision in a request. Anything else is refused, by name: a misspelt optional
 # field ("refrence") would otherwise be dropped and the decision recorded without it.
@@ -77,9 +77,6 @@ class PreparedDecisions:
     decisions: list[Decision]
     access_tokens: list[str]
     events: list[EventSpec]
-
-    def access_urls(self) -> list[str]:
-        return [access_url(token) for token in self.access_tokens]
 
 
 # ---------------------------------------------------------------------------- checks
