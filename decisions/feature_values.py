@@ -76,10 +76,15 @@ def _decode_png(f: Feature, value: str) -> np.ndarray:
         image.load()
     except (ValueError, UnidentifiedImageError, OSError):
         raise ValueError("must be a list of numbers or a base64-encoded PNG") from None
-    gray = np.asarray(image.convert("L"), dtype=np.float64)
-    if gray.shape != tuple(f.shape[:2]):
-        raise ValueError(f"PNG must be {f.shape[1]}x{f.shape[0]} pixels, got {gray.shape[1]}x{gray.shape[0]}")
-    # 8-bit grey levels are scaled onto the feature's declared pixel range.
+    colour = len(f.shape) == 3 and f.shape[2] == 3
+    levels = np.asarray(image.convert("RGB" if colour else "L"), dtype=np.float64)
+    if levels.shape[:2] != tuple(f.shape[:2]):
+        raise ValueError(
+            f"PNG must be {f.shape[1]}x{f.shape[0]} pixels, got {levels.shape[1]}x{levels.shape[0]}"
+        )
+    if colour and f.channels == "BGR":
+        levels = levels[:, :, ::-1]
+    # 8-bit levels are scaled onto the feature's declared value range.
     low = f.minimum or 0
     high = f.maximum if f.maximum is not None else 255
-    return (low + gray / 255.0 * (high - low)).reshape(f.shape)
+    return (low + levels / 255.0 * (high - low)).reshape(f.shape)

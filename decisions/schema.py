@@ -16,10 +16,13 @@ A schema is a JSON document::
          "minimum": 0, "maximum": 16, "mutable": false, "protected": false}
     ]}
 
+An image's shape is [h, w], [h, w, 1] or [h, w, 3] (``channels``: "RGB" or "BGR"); see
+image_features.py.
+
 Model columns follow the features in order: a numeric feature is one column; a categorical
 feature is one column per category (``encoding: one_hot``, columns named ``name=value``) or one
 column holding the category's index (``encoding: ordinal``); an image is its pixels, row-major,
-flattened (``name[i]``).
+flattened in (h, w, c) order (``name[i]``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .feature_values import clean_value, is_number
+from .image_features import image_declaration, image_fields
 
 FEATURE_TYPES = ("numeric", "categorical", "image")
 CATEGORICAL_ENCODINGS = ("one_hot", "ordinal")
@@ -62,6 +66,7 @@ class Feature:
     categories: tuple[Category, ...] = ()
     encoding: str = ""
     shape: tuple[int, ...] = ()
+    channels: str = ""  # a colour image's channel order, "RGB" or "BGR"
 
     @property
     def width(self) -> int:
@@ -162,23 +167,10 @@ class FeatureSchema:
                     raise SchemaError(f"{name}: 'encoding' must be one of {', '.join(CATEGORICAL_ENCODINGS)}")
                 features.append(Feature(**common, categories=tuple(categories), encoding=encoding))
             else:
-                shape = raw.get("shape")
-                if (
-                    not isinstance(shape, list)
-                    or not shape
-                    or not all(isinstance(n, int) and n > 0 for n in shape)
-                ):
-                    raise SchemaError(f"{name}: image feature needs a 'shape' of positive integers")
-                minimum, maximum = raw.get("minimum", 0), raw.get("maximum", 255)
-                if not is_number(minimum) or not is_number(maximum) or minimum >= maximum:
-                    raise SchemaError(
-                        f"{name}: image 'minimum' and 'maximum' must be numbers, minimum < maximum"
-                    )
-                if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] != 1):
-                    raise SchemaError(f"{name}: image 'shape' must be [height, width] or [height, width, 1]")
-                features.append(
-                    Feature(**common, shape=tuple(shape), minimum=minimum, maximum=maximum, encoding="pixels")
-                )
+                try:
+                    features.append(Feature(**common, **image_fields(name, raw)))
+                except ValueError as exc:
+                    raise SchemaError(str(exc)) from None
         schema = cls(features=tuple(features))
         schema._index.update({f.name: f for f in features})
         return schema
@@ -200,7 +192,7 @@ class FeatureSchema:
                 item["encoding"] = f.encoding
                 item["categories"] = [{"value": c.value, "label": c.label} for c in f.categories]
             else:
-                item.update(shape=list(f.shape), minimum=f.minimum, maximum=f.maximum)
+                item.update(image_declaration(f))
             out.append(item)
         return {"features": out}
 

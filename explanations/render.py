@@ -7,6 +7,8 @@ and a word as well as by colour, so nothing depends on telling colours apart.
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 from dataclasses import dataclass
 from html import escape
@@ -14,8 +16,12 @@ from html import escape
 import numpy as np
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from PIL import Image
 
+from decisions.image_features import pixel_map, rgb_pixels
 from decisions.registry import predictor_for, schema_of
+
+from .reasons import in_score_units, score_text
 
 MAX_BARS = 8
 TOWARD = "#1f5fa8"  # blue: toward the positive class / the decided class
@@ -75,6 +81,8 @@ def waterfall_svg(explanation, decision, *, chart_id: str = "why-chart") -> dict
     where rows are the text alternative the template shows as a table."""
     output = decision.model_version.output
     positive = output["class_labels"][1] if output["type"] == "binary" else decision.outcome
+    # A regression explained in its score is drawn and told in the score's units.
+    units = in_score_units(explanation, decision)
     contributions = explanation.labelled_contributions
     steps = waterfall_steps(contributions, explanation.base_value)
     final = explanation.base_value + sum(float(c["contribution"]) for c in contributions)
@@ -83,6 +91,9 @@ def waterfall_svg(explanation, decision, *, chart_id: str = "why-chart") -> dict
         threshold = float(output["threshold"])
         if explanation.output_space == "log_odds":
             threshold = math.log(threshold / (1 - threshold))
+        points.append(threshold)
+    elif units:
+        threshold = float(output["threshold"])
         points.append(threshold)
     else:
         threshold = None
@@ -105,23 +116,31 @@ def waterfall_svg(explanation, decision, *, chart_id: str = "why-chart") -> dict
         "Bars pointing right pushed toward “%(positive)s”, bars pointing left pushed away from it. "
         "The table below gives the same information."
     ) % {"positive": positive}
+    away_text, toward_text = _("← away from “%(positive)s”"), _("toward “%(positive)s” →")
+    if units:
+        desc = _(
+            "Bars pointing right raised the score, bars pointing left lowered it; the dashed line is "
+            "the cut-off. The table below gives the same information."
+        )
+        away_text, toward_text = _("← lowered the score"), _("raised the score →")
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="waterfall" viewBox="0 0 {width} {height}" '
         f'width="100%" role="img" aria-labelledby="{title_id} {desc_id}" focusable="false">',
         f'<title id="{title_id}">{escape(_("How each of your details moved the result"))}</title>',
         f'<desc id="{desc_id}">{escape(desc)}</desc>',
         f'<text x="{label_w}" y="18" font-size="13" fill="{MUTED}">'
-        f"{escape(_('← away from “%(positive)s”') % {'positive': positive})}</text>",
+        f"{escape(away_text % {'positive': positive})}</text>",
         f'<text x="{label_w + plot_w}" y="18" font-size="13" fill="{MUTED}" text-anchor="end">'
-        f"{escape(_('toward “%(positive)s” →') % {'positive': positive})}</text>",
+        f"{escape(toward_text % {'positive': positive})}</text>",
     ]
     if threshold is not None:
         tx = x(threshold)
+        line_label = _("cut-off") if units else _("decision line")
         parts.append(
             f'<line x1="{tx:.1f}" y1="{top - 6}" x2="{tx:.1f}" y2="{top + n_rows * row_h}" '
             f'stroke="{INK}" stroke-dasharray="4 3"/>'
             f'<text x="{tx + 4:.1f}" y="{top + n_rows * row_h + 16}" font-size="12" fill="{INK}">'
-            f"{escape(_('decision line'))}</text>"
+            f"{escape(line_label)}</text>"
         )
 
     def row_label(i: int, text: str, sub: str = "") -> str:
@@ -149,6 +168,8 @@ def waterfall_svg(explanation, decision, *, chart_id: str = "why-chart") -> dict
         )
 
     start_text = _("average case") + (f" ({start_p:.0%})" if start_p is not None else "")
+    if units:
+        start_text = _("average case") + f" ({score_text(explanation.base_value, output)})"
     parts.append(row_label(0, _("Where the model starts")))
     parts.append(marker(0, explanation.base_value, start_text))
     for i, step in enumerate(steps, start=1):
@@ -167,6 +188,8 @@ def waterfall_svg(explanation, decision, *, chart_id: str = "why-chart") -> dict
             f'text-anchor="{anchor}">{arrow}</text>'
         )
     end_text = _("you") + (f" ({end_p:.0%})" if end_p is not None else "")
+    if units:
+        end_text = _("you") + f" ({score_text(final, output)})"
     parts.append(row_label(n_rows - 1, _("Your result")))
     parts.append(marker(n_rows - 1, final, end_text))
     parts.append("</svg>")
@@ -175,9 +198,7 @@ def waterfall_svg(explanation, decision, *, chart_id: str = "why-chart") -> dict
         {
             "label": s.label,
             "value": s.value,
-            "direction": _("toward “%(positive)s”") % {"positive": positive}
-            if s.contribution >= 0
-            else _("away from “%(positive)s”") % {"positive": positive},
+            "direction": _direction(s.contribution, output, positive, units),
             "size": _strength(abs(s.contribution), steps),
             "contribution": s.contribution,
         }
@@ -189,7 +210,21 @@ def waterfall_svg(explanation, decision, *, chart_id: str = "why-chart") -> dict
         "start_probability": start_p,
         "end_probability": end_p,
         "positive": positive,
+        "in_score_units": units,
     }
+
+
+def _direction(contribution: float, output: dict, positive: str, units: bool) -> str:
+    if units:
+        amount = score_text(abs(contribution), output, change=True)
+        if contribution == 0:
+            return _("no effect on the score")
+        if contribution > 0:
+            return _("raised the score by %(amount)s") % {"amount": amount}
+        return _("lowered the score by %(amount)s") % {"amount": amount}
+    if contribution >= 0:
+        return _("toward “%(positive)s”") % {"positive": positive}
+    return _("away from “%(positive)s”") % {"positive": positive}
 
 
 def _strength(size: float, steps: list[Step]) -> str:
@@ -207,63 +242,102 @@ def _truncate(text: str, n: int) -> str:
 
 
 # ---------------------------------------------------------------------------- images
+IMAGE_SIDE = 192  # the longer side of an image as drawn, in CSS pixels
+MAX_SQUARES = 32 * 32  # up to this many pixels, one SVG square each; beyond, an embedded PNG
+HEAT_TOWARD = (215, 38, 30)  # red: toward the decided class
+HEAT_AWAY = (31, 95, 168)  # blue: away from it
+HEAT_OPACITY = 0.75  # the overlay's opacity where the attribution is largest
+
+
 def image_svgs(explanation, decision) -> dict:
-    """The image the model read, and the same image with its attributions over it: red where a
-    pixel pushed toward the decided class, blue where it pushed away."""
+    """The image the model read in its own colours, and the same image with its attributions
+    (summed over colour channels) over it: red where a pixel pushed toward the decided class,
+    blue where it pushed away."""
     schema = schema_of(decision.model_version)
     feature = next(f for f in schema.features if f.type == "image")
-    h, w = feature.shape[0], feature.shape[1]
-    pixels = np.asarray(decision.features.get(feature.name) or [], dtype=np.float64)
-    if pixels.size != h * w:
+    pixels = decision.features.get(feature.name) or []
+    if np.size(pixels) != feature.width:
         return {}
-    pixels = pixels.reshape(h, w)
-    low, high = float(feature.minimum or 0), float(feature.maximum or 255)
-    start = 0
-    for f, columns in schema.groups:
-        if f == feature.name:
-            start = columns[0]
-    values = np.asarray(explanation.raw_values[start : start + h * w], dtype=np.float64).reshape(h, w)
-    scale = float(np.max(np.abs(values))) or 1.0
-    cell = 24
+    start = dict(schema.groups)[feature.name][0]
+    values = explanation.raw_values[start : start + feature.width]
+    return image_pair(feature, pixels, values, decision.outcome)
 
-    def grid(title: str, with_heat: bool, ident: str) -> SafeString:
-        parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" class="digit" viewBox="0 0 {w * cell} {h * cell}" '
-            f'width="{w * cell}" height="{h * cell}" role="img" aria-labelledby="{ident}" focusable="false">'
-            f'<title id="{ident}">{escape(title)}</title>'
-        ]
-        for r in range(h):
-            for c in range(w):
-                # Ink is dark on paper: high pixel values are drawn dark.
-                level = int(round(255 * (1 - (pixels[r, c] - low) / (high - low))))
-                parts.append(
-                    f'<rect x="{c * cell}" y="{r * cell}" width="{cell}" height="{cell}" '
-                    f'fill="rgb({level},{level},{level})"/>'
-                )
-                if with_heat and values[r, c] != 0:
-                    alpha = min(abs(values[r, c]) / scale, 1.0) * 0.75
-                    colour = "#d7261e" if values[r, c] > 0 else "#1f5fa8"
-                    parts.append(
-                        f'<rect x="{c * cell}" y="{r * cell}" width="{cell}" height="{cell}" '
-                        f'fill="{colour}" fill-opacity="{alpha:.2f}"/>'
-                    )
-        parts.append("</svg>")
-        return mark_safe("".join(parts))  # noqa: S308 - the only text is escaped
 
-    flat = values.reshape(-1)
-    strongest = np.argsort(-flat)[:3]
+def image_pair(feature, pixels, values, outcome: str) -> dict:
+    """`image_svgs` for one image feature's values and attributions (flat, (h, w, c) order)."""
+    rgb = rgb_pixels(feature, pixels)
+    heat = pixel_map(feature, values)
+    colour, opacity = heat_overlay(heat)
+    w = heat.shape[1]
+    strongest = np.argsort(-heat.reshape(-1), kind="stable")[:3]
     places = "; ".join(
         _("row %(row)s, column %(column)s") % {"row": i // w + 1, "column": i % w + 1} for i in strongest
     )
     description = _(
         "Red squares are the parts of the image that made the model read “%(outcome)s”; blue squares "
         "pointed to another answer. The strongest, counted from the top left: %(places)s."
-    ) % {"outcome": decision.outcome, "places": places}
+    ) % {"outcome": outcome, "places": places}
     return {
-        "image": grid(_("The image the decision was based on"), False, "image-title"),
-        "heatmap": grid(_("The same image with the parts that mattered most"), True, "heatmap-title"),
+        "image": _image_svg(rgb, None, _("The image the decision was based on"), "image-title"),
+        "heatmap": _image_svg(
+            rgb, (colour, opacity), _("The same image with the parts that mattered most"), "heatmap-title"
+        ),
         "description": description,
     }
+
+
+def heat_overlay(heat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A diverging overlay of an (h, w) attribution map: its colour (h, w, 3) and its opacity
+    (h, w), proportional to the attribution's size, largest = HEAT_OPACITY, none = 0."""
+    scale = float(np.max(np.abs(heat))) or 1.0
+    colour = np.where((heat > 0)[:, :, None], np.array(HEAT_TOWARD), np.array(HEAT_AWAY)).astype(np.uint8)
+    opacity = np.round(np.minimum(np.abs(heat) / scale, 1.0) * HEAT_OPACITY, 2)
+    return colour, opacity
+
+
+def heatmap_rgb(rgb: np.ndarray, colour: np.ndarray, opacity: np.ndarray) -> np.ndarray:
+    """The overlay composited over the image ("source over"), as 8-bit RGB (h, w, 3)."""
+    alpha = opacity[:, :, None]
+    return np.rint(rgb * (1.0 - alpha) + colour * alpha).astype(np.uint8)
+
+
+def _image_svg(rgb: np.ndarray, overlay: tuple | None, title: str, ident: str) -> SafeString:
+    h, w = rgb.shape[:2]
+    cell = max(1, IMAGE_SIDE // max(h, w))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="digit" viewBox="0 0 {w * cell} {h * cell}" '
+        f'width="{w * cell}" height="{h * cell}" role="img" aria-labelledby="{ident}" focusable="false">'
+        f'<title id="{ident}">{escape(title)}</title>'
+    ]
+    if h * w > MAX_SQUARES:
+        # One pixel per square would make the page megabytes long: draw a PNG instead.
+        shown = rgb if overlay is None else heatmap_rgb(rgb, *overlay)
+        parts.append(
+            f'<image href="data:image/png;base64,{_png_base64(shown)}" width="{w * cell}" '
+            f'height="{h * cell}" preserveAspectRatio="none" image-rendering="pixelated"/>'
+        )
+    else:
+        for r in range(h):
+            for c in range(w):
+                red, green, blue = (int(v) for v in rgb[r, c])
+                parts.append(
+                    f'<rect x="{c * cell}" y="{r * cell}" width="{cell}" height="{cell}" '
+                    f'fill="rgb({red},{green},{blue})"/>'
+                )
+                if overlay is not None and overlay[1][r, c] > 0:
+                    red, green, blue = (int(v) for v in overlay[0][r, c])
+                    parts.append(
+                        f'<rect x="{c * cell}" y="{r * cell}" width="{cell}" height="{cell}" '
+                        f'fill="rgb({red},{green},{blue})" fill-opacity="{overlay[1][r, c]:.2f}"/>'
+                    )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - the only text is escaped
+
+
+def _png_base64(rgb: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def runner_up_classes(decision, limit: int = 3) -> list[dict]:

@@ -27,14 +27,18 @@ class Outcome:
 
 
 class Predictor:
-    """A loaded model of one framework. `n_columns` is the width of the rows it takes."""
+    """A loaded model of one framework. `n_columns` is the width of the (flattened) rows it
+    takes; `input_shape` is the shape one row is reshaped to for an image model, else None."""
 
     framework: str
     model: Any
     n_columns: int
+    input_shape: tuple[int, ...] | None = None
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities, shape (n, n_classes)."""
+        """The model's outputs for rows X (n, n_columns), as float64 of shape (n, n_outputs):
+        class probabilities for a classifier (two columns for a binary one), the score in a
+        single column for a regression."""
         raise NotImplementedError
 
 
@@ -54,12 +58,28 @@ def dump_background(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def favourable_label(output: dict) -> str | None:
+    """The favourable class label: named for classifiers, implied by `favourable_when` for a
+    regression score (its labels are [below the cut-off, at or above it])."""
+    if output["type"] == "regression":
+        labels = output["class_labels"]
+        return labels[1] if output.get("favourable_when", "above") == "above" else labels[0]
+    return output.get("favourable_label")
+
+
 def decide(output: dict, proba: np.ndarray) -> list[Outcome]:
-    """Turn class probabilities into (score, outcome label, favourable) per the output semantics."""
+    """Turn the model's outputs into (score, outcome label, favourable) per the output semantics:
+    a binary score against its threshold, a multiclass model's most likely class, a regression
+    score against its cut-off (at or above the threshold is class_labels[1])."""
     labels = output["class_labels"]
-    favourable = output.get("favourable_label")
+    favourable = favourable_label(output)
     results = []
-    if output["type"] == "binary":
+    if output["type"] == "regression":
+        threshold = float(output["threshold"])
+        for value in proba[:, 0]:
+            label = labels[1] if value >= threshold else labels[0]
+            results.append(Outcome(float(value), label, None if favourable is None else label == favourable))
+    elif output["type"] == "binary":
         threshold = float(output.get("threshold", 0.5))
         for p in proba[:, 1]:
             label = labels[1] if p >= threshold else labels[0]

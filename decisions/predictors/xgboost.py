@@ -110,6 +110,10 @@ class XGBoostPredictor(Predictor):
         booster.set_param({"nthread": 1})
         self.model = booster
         self.n_columns = booster.num_features()
+        objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
+        # A regression's prediction is its score, in one column; a binary classifier's is the
+        # positive class's probability, made into both classes' columns.
+        self.single_column_is_score = not objective.startswith(("binary:", "multi:"))
 
     def _predict(self, X: np.ndarray, kind: int) -> np.ndarray:
         X = np.ascontiguousarray(X, dtype=np.float64)
@@ -139,6 +143,8 @@ class XGBoostPredictor(Predictor):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         p = self._predict(X, 0)
+        if p.ndim == 1 and self.single_column_is_score:
+            return p.reshape(-1, 1)
         if p.ndim == 1:
             both = np.empty((p.shape[0], 2))
             np.subtract(1.0, p, out=both[:, 0])

@@ -18,8 +18,9 @@ import numpy.typing as npt
 
 __all__ = ["OUTPUT_SPACES", "Explainer", "Explanation", "ExplanationError"]
 
-# "margin" is the raw output of a tree model whose objective is not a classification one.
-OUTPUT_SPACES: Final = frozenset({"log_odds", "probability", "margin"})
+# "margin" is the raw output of a tree model whose objective is not a classification one;
+# "score" is a regression model's output in its own units.
+OUTPUT_SPACES: Final = frozenset({"log_odds", "probability", "margin", "score"})
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

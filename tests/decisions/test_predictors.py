@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from decisions.predictors import XGBoostPredictor
+from decisions.predictors.xgboost import XGBoostPredictor
 from decisions.schema import FeatureSchema
 from demo import credit, digits
 

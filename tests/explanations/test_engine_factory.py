@@ -82,12 +82,20 @@ def test_make_explainer_builds_each_method():
 
 
 def test_unknown_method_and_framework_are_refused():
-    with pytest.raises(ValueError, match="unknown explanation method 'lime'.*tree, deep"):
+    with pytest.raises(ValueError, match="unknown explanation method 'lime'.*tree, linear, deep"):
         make_explainer("lime", model=None, background=None)
     with pytest.raises(ValueError, match="no default explanation method for framework 'torch'"):
         auto_method("torch")
     assert auto_method("xgboost") == "tree"
+    assert auto_method("lightgbm") == "tree"
     assert auto_method("keras") == "deep"
+    assert auto_method("external") == "supplied"
+
+
+def test_a_model_agnostic_default_is_exact_up_to_twelve_columns_then_permutation():
+    assert auto_method("onnx", n_columns=12) == "exact"
+    assert auto_method("onnx", n_columns=13) == "permutation"
+    assert auto_method("onnx", n_columns=64, is_image=True) == "partition"
 
 
 def test_detect_devices_without_tensorflow():
