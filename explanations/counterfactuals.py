@@ -4,6 +4,11 @@ Plain Python over a feature schema and a predict function, so it is testable wit
 Only features the schema marks `mutable` and not `protected` are ever changed: a person cannot
 change their age or their past, and must never be told that a protected attribute would help.
 
+What "flip" means follows the version's output semantics, judged by `decide`: a binary score or a
+regression score crossing its threshold (for an unfavourable decision, toward the favourable
+side), a multiclass model deciding another class. A version whose scores come from the
+controller's own system (framework "external", reasons "supplied") has no model to search.
+
 The search is exhaustive over single changes, then pairs, then triples (a beam over the most
 promising pairs), on a candidate grid per feature; every candidate is scored in one batched model
 call per stage. What is returned has been re-validated against the schema and re-predicted with
@@ -13,6 +18,7 @@ the model, one row at a time, so nothing is shown that the model does not confir
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -25,9 +31,20 @@ NUMERIC_GRID = 40  # candidate values per numeric feature with a wide range
 PAIR_CANDIDATES = 6  # per feature, the most promising values combined in pairs and triples
 TRIPLE_BEAM = 30
 DEFAULT_LIMIT = 3
-SEARCH_VERSION = 1
+SEARCH_VERSION = 2
+NO_MODEL = {
+    "status": "not_applicable",
+    "items": [],
+    "reason": "no model to search: the controller's own system gives the score",
+}
 
 PredictProba = Callable[[np.ndarray], np.ndarray]
+
+
+def has_model_to_search(*, framework: str, explainer: str) -> bool:
+    """False for a version whose scores and reasons come from the controller's own system:
+    there is no model here to try changed inputs on (find_counterfactuals returns NO_MODEL)."""
+    return framework != "external" and explainer != "supplied"
 
 
 def changeable(schema: FeatureSchema) -> list[Feature]:
@@ -47,11 +64,22 @@ def _candidates(feature: Feature, current: Any) -> list[tuple[Any, float]]:
     span = float(high - low) or 1.0
     if feature.integer and high - low <= NUMERIC_GRID:
         values = list(range(int(low), int(high) + 1))
+    elif feature.integer:
+        values = sorted({int(round(v)) for v in np.linspace(low, high, NUMERIC_GRID + 1)})
     else:
-        values = list(np.linspace(low, high, NUMERIC_GRID + 1))
-        if feature.integer:
-            values = sorted({int(round(v)) for v in values})
+        values = _rounded_grid(float(low), float(high))
     return [(v, abs(v - current) / span) for v in values if v != current]
+
+
+def _rounded_grid(low: float, high: float) -> list[float]:
+    """NUMERIC_GRID steps from low to high, each rounded to one digit finer than the step, so a
+    person reads "32.5", not "32.49999999"; the ends round inward to stay in the declared range."""
+    step = (high - low) / NUMERIC_GRID
+    decimals = max(0, math.ceil(-math.log10(step)) + 1) if step > 0 else 0
+    scale = 10.0**decimals
+    values = {round(float(v), decimals) for v in np.linspace(low, high, NUMERIC_GRID + 1)[1:-1]}
+    values |= {math.ceil(low * scale) / scale, math.floor(high * scale) / scale}
+    return sorted(v for v in values if low <= v <= high)
 
 
 class _Scorer:
@@ -65,7 +93,8 @@ class _Scorer:
         self.output = output
         self.original = original
         self.base_row = schema.encode([original])[0]
-        self.original_outcome = decide(output, predict_proba(self.base_row[None, :]))[0].outcome
+        original = decide(output, predict_proba(self.base_row[None, :]))[0]
+        self.original_outcome, self.original_score = original.outcome, original.score
         self.labels = output["class_labels"]
         self.rows_scored = 1
         self.start = {name: columns[0] for name, columns in schema.groups}
@@ -84,7 +113,7 @@ class _Scorer:
                 X[row, start] = index
 
     def score(self, change_sets: list[tuple]) -> tuple[np.ndarray, list[bool], np.ndarray]:
-        """(progress toward flipping, flipped?, probabilities) per change set."""
+        """(progress toward flipping, flipped?, model outputs) per change set."""
         if not change_sets:
             return np.zeros(0), [], np.zeros((0, len(self.labels)))
         X = np.repeat(self.base_row[None, :], len(change_sets), axis=0)
@@ -95,14 +124,24 @@ class _Scorer:
         self.rows_scored += len(change_sets)
         outcomes = decide(self.output, proba)
         flipped = [o.outcome != self.original_outcome for o in outcomes]
-        k = self.labels.index(self.original_outcome)
-        if self.output["type"] == "binary":
-            threshold = float(self.output.get("threshold", 0.5))
-            progress = (proba[:, 1] - threshold) * (1.0 if k == 0 else -1.0)
-        else:
-            others = np.delete(proba, k, axis=1)
-            progress = others.max(axis=1) - proba[:, k]
-        return progress, flipped, proba
+        return progress_toward_flip(self.output, proba, self.original_outcome), flipped, proba
+
+
+def progress_toward_flip(output: dict, proba: np.ndarray, original_outcome: str) -> np.ndarray:
+    """How far each row's model output has moved toward another outcome than the original one:
+    positive once `decide` would give another label. A binary model's probability and a
+    regression's score are measured against their threshold, toward the other side (from the
+    unfavourable side that is the favourable one); a multiclass model's best other class against
+    the original class."""
+    labels = output["class_labels"]
+    k = labels.index(original_outcome)
+    if output["type"] in ("binary", "regression"):
+        column = proba[:, 1] if output["type"] == "binary" else proba[:, 0]
+        threshold = float(output.get("threshold", 0.5))
+        # Label 1 is "at or above the threshold": from label 0 the score must rise, else fall.
+        return (column - threshold) * (1.0 if k == 0 else -1.0)
+    others = np.delete(proba, k, axis=1)
+    return others.max(axis=1) - proba[:, k]
 
 
 def _apply(original: dict, changes: tuple[tuple[str, Any], ...]) -> dict:
@@ -114,7 +153,7 @@ def _apply(original: dict, changes: tuple[tuple[str, Any], ...]) -> dict:
 def find_counterfactuals(
     *,
     schema: FeatureSchema,
-    predict_proba: PredictProba,
+    predict_proba: PredictProba | None,
     output: dict,
     features: dict,
     limit: int = DEFAULT_LIMIT,
@@ -124,8 +163,11 @@ def find_counterfactuals(
 
     Returns a JSON document: `status` ("done", "none_found" or "not_applicable"), `items` (each
     with its `changes`, the `outcome` and `score` the model then gives, `verified: true`), and the
-    search's parameters, stored as Explanation.counterfactuals.
+    search's parameters, stored as Explanation.counterfactuals. Without a model
+    (`predict_proba` None: see has_model_to_search) it is NO_MODEL.
     """
+    if predict_proba is None:
+        return {**NO_MODEL, "items": []}
     usable = changeable(schema)
     if schema.is_image or not usable:
         return {"status": "not_applicable", "items": [], "reason": "no input the person can change"}
@@ -200,6 +242,7 @@ def find_counterfactuals(
         "status": "done" if items else "none_found",
         "items": items,
         "original_outcome": scorer.original_outcome,
+        "original_score": scorer.original_score,
         "method": "grid search over mutable, unprotected features; verified by the model",
         "search_version": SEARCH_VERSION,
         "rows_scored": scorer.rows_scored,

@@ -17,7 +17,7 @@ from decisions.registry import predictor_for, schema_of
 from . import storage
 from .claims import SYSTEM, claimant
 from .contributions import contributions_compact
-from .counterfactuals import find_counterfactuals
+from .counterfactuals import find_counterfactuals, has_model_to_search
 from .models import Explanation
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ def stored_values(
 ) -> tuple[list[tuple], dict]:
     """What a batch's store writes: a row of storage.PER_ROW values per explanation, and the
     storage.PER_BATCH values shared by all."""
-    labels = version.output["class_labels"]
+    # What was explained: a class, or a regression's score (its one output).
+    labels = ["score"] if version.output["type"] == "regression" else version.output["class_labels"]
     batch = {
         "status": Explanation.Status.DONE.value,
         "method": result.method,
@@ -117,7 +118,8 @@ def explanation_counterfactuals_batch(*, version: ModelVersion, ids: list[int]) 
         return 0
     try:
         schema = schema_of(version)
-        predict = predictor_for(version).predict_proba
+        searchable = has_model_to_search(framework=version.framework, explainer=version.explainer)
+        predict = predictor_for(version).predict_proba if searchable else None
         for e in rows:
             if e.decision.personal_data_erased_at is not None:
                 e.counterfactuals = {

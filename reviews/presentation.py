@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from decisions.models import Decision
 from decisions.registry import schema_of
-from explanations.reasons import principal_reasons
+from explanations.counterfactuals import NO_MODEL, has_model_to_search
+from explanations.reasons import is_regression, method_sentence, principal_reasons, score_text
 from explanations.render import image_svgs, runner_up_classes, waterfall_svg
 from explanations.selectors import explanation_current
 
@@ -31,12 +32,51 @@ def data_rows(decision: Decision) -> list[dict]:
     ]
 
 
+def score_summary(decision: Decision) -> dict | None:
+    """A regression decision's score against its cut-off, rounded and in the score's unit, and
+    which outcome each side of the cut-off gives. None for a classifier: its score is a
+    probability the pages do not put to the person."""
+    output = decision.model_version.output
+    if not is_regression(output):
+        return None
+    below, above = output["class_labels"]
+    return {
+        "value": score_text(decision.score, output),
+        "threshold": score_text(float(output["threshold"]), output),
+        "meaning": output.get("score_meaning", ""),
+        "above": above,
+        "below": below,
+        "favourable_when": output.get("favourable_when", "above"),
+    }
+
+
+def _counterfactuals_shown(cf, version, method: str) -> dict | None:
+    """The stored search, with each item's score as a person reads it for a regression; for a
+    version without a model here (external scores, supplied reasons), why there is none."""
+    if cf is None and not has_model_to_search(framework=version.framework, explainer=method):
+        cf = NO_MODEL
+    if not isinstance(cf, dict):
+        return None
+    shown = dict(cf)
+    if cf.get("reason") == NO_MODEL["reason"]:
+        shown["no_model"] = True
+    if is_regression(version.output):
+        shown["items"] = [
+            {**item, "score_display": score_text(item["score"], version.output)}
+            for item in cf.get("items", [])
+        ]
+    return shown
+
+
 def decision_presentation(decision: Decision) -> dict:
     explanation = explanation_current(decision.pk)
+    version = decision.model_version
     context: dict = {
         "decision": decision,
-        "version": decision.model_version,
+        "version": version,
         "explanation": explanation,
+        "score": score_summary(decision),
+        "method_sentence": "",
         "reasons": [],
         "chart": None,
         "image": None,
@@ -46,14 +86,17 @@ def decision_presentation(decision: Decision) -> dict:
         "pending": explanation is not None and explanation.status in ("pending", "running"),
         "refresh_seconds": PENDING_REFRESH_SECONDS,
     }
+    if explanation is not None and explanation.status == "done":
+        context["method_sentence"] = method_sentence(explanation.method, version.controller)
     if explanation is not None and explanation.status == "done" and decision.personal_data_erased_at is None:
         context["reasons"] = principal_reasons(explanation, decision)
-        if schema_of(decision.model_version).is_image:
+        if schema_of(version).is_image:
             context["image"] = image_svgs(explanation, decision)
             context["runner_up"] = runner_up_classes(decision)
         else:
             context["chart"] = waterfall_svg(explanation, decision)
-        cf = explanation.counterfactuals
-        context["counterfactuals"] = cf if isinstance(cf, dict) else None
-        context["counterfactuals_pending"] = cf is None
+        context["counterfactuals"] = _counterfactuals_shown(
+            explanation.counterfactuals, version, explanation.method
+        )
+        context["counterfactuals_pending"] = context["counterfactuals"] is None
     return context
