@@ -4,6 +4,9 @@ from django.db import models
 class Action(models.TextChoices):
     MODEL_REGISTERED = "model.registered", "Model version registered"
     MODEL_STATUS_CHANGED = "model.status_changed", "Model version status changed"
+    MODEL_CHECKED = "model.checked", "Model version's registration checks ran"
+    MODEL_PROMOTED = "model.promoted", "Model version promoted to the model's default"
+    MODEL_SHADOW_CHANGED = "model.shadow_changed", "Model version's shadow run started or stopped"
     DECISION_RECORDED = "decision.recorded", "Decision recorded"
     DECISION_VIEWED = "decision.viewed", "Decision viewed by its subject"
     API_KEY_CREATED = "api_key.created", "API key created"

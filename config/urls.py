@@ -40,6 +40,21 @@ api_v1 = [
         name="api-model-version",
     ),
     path(
+        "models/<slug:name>/versions/<str:version>/promote/",
+        decisions_api.ModelVersionPromote.as_view(),
+        name="api-model-version-promote",
+    ),
+    path(
+        "models/<slug:name>/versions/<str:version>/shadow/",
+        decisions_api.ModelVersionShadow.as_view(),
+        name="api-model-version-shadow",
+    ),
+    path(
+        "models/<slug:name>/versions/<str:version>/shadow-report/",
+        explanations_api.ShadowReport.as_view(),
+        name="api-model-version-shadow-report",
+    ),
+    path(
         "models/<slug:name>/versions/<str:version>/importance/",
         explanations_api.GlobalImportance.as_view(),
         name="api-model-version-importance",

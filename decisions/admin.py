@@ -9,7 +9,12 @@ from config.errors import ApplicationError, add_service_errors
 
 from .accounts import api_key_revoke
 from .models import ApiKey, Decision, DecisionModel, ModelVersion
-from .registration import model_register, model_version_set_status
+from .registration import (
+    model_register,
+    model_version_promote,
+    model_version_set_shadow,
+    model_version_set_status,
+)
 
 
 class ModelVersionRegisterForm(forms.Form):
@@ -17,11 +22,19 @@ class ModelVersionRegisterForm(forms.Form):
     version = forms.CharField(max_length=64)
     framework = forms.ChoiceField(choices=ModelVersion.Framework.choices)
     explainer = forms.ChoiceField(choices=ModelVersion.ExplainerMethod.choices, initial="auto")
-    artifact = forms.FileField(help_text="XGBoost model (UBJSON/JSON) or .keras file")
-    background = forms.FileField(help_text=".npy array of background rows (rows x model columns)")
+    artifact = forms.FileField(
+        required=False,
+        help_text="XGBoost (UBJSON/JSON), LightGBM (text), scikit-learn (skops), ONNX or .keras file; "
+        "none for an external scorer (docs/models.md)",
+    )
+    background = forms.FileField(
+        required=False,
+        help_text=".npy array of background rows (rows x model columns); optional for an external scorer",
+    )
     schema = forms.JSONField(help_text="feature schema (see README)")
     output = forms.JSONField(
-        help_text='{"type": "binary", "class_labels": [...], "favourable_label": ..., "threshold": 0.5}'
+        help_text='{"type": "binary", "class_labels": [...], "favourable_label": ..., "threshold": 0.5} or '
+        '{"type": "regression", "threshold": T, "favourable_when": "above", "class_labels": [below, at or above]}'
     )
     texts = forms.JSONField(
         required=False,
@@ -33,10 +46,29 @@ class ModelVersionRegisterForm(forms.Form):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "framework", "explainer", "status", "artifact_sha256", "created_at"]
-    list_filter = ["framework", "status", "model"]
+    list_display = [
+        "__str__",
+        "framework",
+        "explainer",
+        "status",
+        "is_default",
+        "shadow",
+        "checks_state",
+        "created_at",
+    ]
+    list_filter = ["framework", "status", "model", "shadow"]
     exclude = ["artifact", "background"]
-    actions = ["retire", "activate"]
+    actions = ["promote", "start_shadow", "stop_shadow", "retire", "activate"]
+
+    @admin.display(boolean=True, description="default")
+    def is_default(self, obj):
+        return obj.model.default_version_id == obj.pk
+
+    @admin.display(description="checks")
+    def checks_state(self, obj):
+        checks = obj.checks or {}
+        reasons = "; ".join(checks.get("reasons", []))
+        return f"{checks.get('state', '')}{': ' + reasons if reasons else ''}"
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in ModelVersion._meta.fields if f.name not in ("artifact", "background")]
@@ -51,8 +83,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
                     version=data["version"],
                     framework=data["framework"],
                     explainer=data["explainer"],
-                    artifact=data["artifact"].read(),
-                    background=data["background"].read(),
+                    artifact=data["artifact"].read() if data["artifact"] else b"",
+                    background=data["background"].read() if data["background"] else b"",
                     schema=data["schema"],
                     output=data["output"],
                     texts=data["texts"] or {},
@@ -62,7 +94,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 add_service_errors(form, exc)
             else:
-                self.message_user(request, f"Registered {version}", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    f"Registered {version}: its registration checks run on a worker; the status "
+                    "below says when it passed (active, or a candidate to promote) or was rejected.",
+                    messages.SUCCESS,
+                )
                 return redirect("admin:decisions_modelversion_change", version.pk)
         context = {
             **self.admin_site.each_context(request),
@@ -75,21 +112,40 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def _each(self, request, queryset, action, **kwargs) -> None:
+        """Run a registry service on each selected version; a refusal is shown, not a 500."""
+        for version in queryset:
+            try:
+                action(version=version, actor=Actor.user(request.user), **kwargs)
+            except ApplicationError as exc:
+                reasons = "; ".join(str(v) for v in exc.fields.values())
+                self.message_user(request, f"{version}: {exc.message} ({reasons})", messages.ERROR)
+
+    @admin.action(description="Promote to the model's default (audited)")
+    def promote(self, request, queryset):
+        self._each(request, queryset, model_version_promote)
+
+    @admin.action(description="Run in shadow beside the default")
+    def start_shadow(self, request, queryset):
+        self._each(request, queryset, model_version_set_shadow, enabled=True)
+
+    @admin.action(description="Stop the shadow run")
+    def stop_shadow(self, request, queryset):
+        self._each(request, queryset, model_version_set_shadow, enabled=False)
+
     @admin.action(description="Retire selected versions")
     def retire(self, request, queryset):
-        for version in queryset:
-            model_version_set_status(version=version, status="retired", actor=Actor.user(request.user))
+        self._each(request, queryset, model_version_set_status, status="retired")
 
     @admin.action(description="Activate selected versions")
     def activate(self, request, queryset):
-        for version in queryset:
-            model_version_set_status(version=version, status="active", actor=Actor.user(request.user))
+        self._each(request, queryset, model_version_set_status, status="active")
 
 
 @admin.register(DecisionModel)
 class DecisionModelAdmin(admin.ModelAdmin):
-    list_display = ["name", "description", "created_at"]
-    readonly_fields = ["name", "created_at"]
+    list_display = ["name", "default_version", "description", "created_at"]
+    readonly_fields = ["name", "default_version", "created_at"]
 
     def has_add_permission(self, request):
         return False  # models come into being with their first registered version

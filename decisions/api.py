@@ -2,14 +2,14 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .auth import IsAuditor, IsCaseworker, IsIntegration, actor_of
 from .models import Decision
-from .registration import model_register
+from .registration import model_register, model_version_promote, model_version_set_shadow
 from .registry import model_version_list
 from .serializers import ModelRegisterSerializer, ModelVersionSerializer
 from .subject_access import subject_access_revoke
@@ -28,7 +28,11 @@ class ModelListCreate(APIView):
         return Response(ModelVersionSerializer(model_version_list(), many=True).data)
 
     @extend_schema(
-        request={"multipart/form-data": ModelRegisterSerializer}, responses={201: ModelVersionSerializer}
+        request={"multipart/form-data": ModelRegisterSerializer},
+        responses={202: ModelVersionSerializer},
+        description="Registers a candidate version; its registration checks run on a worker. Poll the "
+        "version: `status` becomes active (the model's first version), stays candidate (promote it), or "
+        "rejected with `checks.reasons`.",
     )
     def post(self, request):
         serializer = ModelRegisterSerializer(data=request.data)
@@ -39,8 +43,8 @@ class ModelListCreate(APIView):
             version=data["version"],
             framework=data["framework"],
             explainer=data["explainer"],
-            artifact=data["artifact"].read(),
-            background=data["background"].read(),
+            artifact=data["artifact"].read() if data.get("artifact") else b"",
+            background=data["background"].read() if data.get("background") else b"",
             schema=data["schema"],
             output=data["output"],
             training=data["training"],
@@ -49,7 +53,11 @@ class ModelListCreate(APIView):
             retention_days=data.get("retention_days"),
             actor=actor_of(request),
         )
-        return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ModelVersionSerializer(version).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/models/{version.model.name}/versions/{version.version}/"},
+        )
 
 
 class ModelVersionDetail(APIView):
@@ -59,6 +67,38 @@ class ModelVersionDetail(APIView):
     def get(self, request, name, version):
         found = get_object_or_404(model_version_list(), model__name=name, version=version)
         return Response(ModelVersionSerializer(found).data)
+
+
+class ModelVersionPromote(APIView):
+    """Make this version the model's default: requests without model_version use it from now on."""
+
+    permission_classes = [IsIntegration]
+
+    @extend_schema(request=None, responses={200: ModelVersionSerializer})
+    def post(self, request, name, version):
+        found = get_object_or_404(model_version_list(), model__name=name, version=version)
+        promoted = model_version_promote(version=found, actor=actor_of(request))
+        return Response(ModelVersionSerializer(model_version_list().get(pk=promoted.pk)).data)
+
+
+class ShadowSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(help_text="score and explain beside the default without deciding")
+
+
+class ModelVersionShadow(APIView):
+    """Start or stop a candidate's shadow run beside the model's default."""
+
+    permission_classes = [IsIntegration]
+
+    @extend_schema(request=ShadowSerializer, responses={200: ModelVersionSerializer})
+    def post(self, request, name, version):
+        serializer = ShadowSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        found = get_object_or_404(model_version_list(), model__name=name, version=version)
+        changed = model_version_set_shadow(
+            version=found, enabled=serializer.validated_data["enabled"], actor=actor_of(request)
+        )
+        return Response(ModelVersionSerializer(model_version_list().get(pk=changed.pk)).data)
 
 
 class AccessRevoke(APIView):

@@ -19,6 +19,11 @@ class DecisionModel(TimeStamped):
 
     name = models.SlugField(max_length=64, unique=True)
     description = models.TextField(blank=True)
+    # The version a request without `model_version` uses: the first version once its checks
+    # pass, later ones only by an explicit, audited promote (decisions.registration).
+    default_version = models.ForeignKey(
+        "ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -31,6 +36,10 @@ class ModelVersion(TimeStamped):
     class Framework(models.TextChoices):
         XGBOOST = "xgboost", "XGBoost"
         KERAS = "keras", "Keras"
+        SKLEARN = "sklearn", "scikit-learn (skops)"
+        LIGHTGBM = "lightgbm", "LightGBM"
+        ONNX = "onnx", "ONNX"
+        EXTERNAL = "external", "External scorer (not uploaded)"
 
     class ExplainerMethod(models.TextChoices):
         AUTO = "auto", "Automatic (exact method for the framework)"
@@ -38,16 +47,30 @@ class ModelVersion(TimeStamped):
         DEEP = "deep", "Deep SHAP"
         GRADIENT = "gradient", "Gradient SHAP"
         KERNEL = "kernel", "Kernel SHAP"
+        LINEAR = "linear", "Linear SHAP (exact)"
+        EXACT = "exact", "Exact Shapley values by enumeration"
+        PERMUTATION = "permutation", "Permutation SHAP"
+        PARTITION = "partition", "Partition SHAP (images)"
+        SUPPLIED = "supplied", "Supplied by the controller"
 
     class Status(models.TextChoices):
+        # Registered; its checks run (or ran) and it decides nothing until promoted.
+        CANDIDATE = "candidate", "Candidate"
         ACTIVE = "active", "Active"
         RETIRED = "retired", "Retired"
+        # Its registration checks failed: `checks` names every reason. It can never decide.
+        REJECTED = "rejected", "Rejected"
 
     model = models.ForeignKey(DecisionModel, on_delete=models.PROTECT, related_name="versions")
     version = models.CharField(max_length=64)
     framework = models.CharField(max_length=16, choices=Framework.choices)
     explainer = models.CharField(max_length=16, choices=ExplainerMethod.choices, default=ExplainerMethod.AUTO)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
+    # {"state": "pending" | "passed" | "failed", "reasons": [...], "report": {...}, "checked_at"}
+    checks = models.JSONField(default=dict, blank=True)
+    # A candidate in shadow is scored and explained beside the default on live decisions,
+    # without deciding (explanations.shadow).
+    shadow = models.BooleanField(default=False)
     artifact = models.BinaryField()
     artifact_sha256 = models.CharField(max_length=64)
     feature_schema = models.JSONField()

@@ -10,6 +10,7 @@ person takes on review and which are not explained, are recorded here (`decision
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,8 +31,25 @@ from .subject_access import access_grant
 
 # The fields of a decision in a request. Anything else is refused, by name: a misspelt optional
 # field ("refrence") would otherwise be dropped and the decision recorded without it.
-DECISION_FIELDS = ("model", "model_version", "subject_ref", "reference", "features")
-UNKNOWN_FIELD = f"unknown field; a decision has {', '.join(DECISION_FIELDS)}"
+DECISION_FIELDS = (
+    "model",
+    "model_version",
+    "subject_ref",
+    "reference",
+    "features",
+    "score",
+    "contributions",
+    "base_value",
+)
+# The fields only an external scorer's decision carries: its score and, optionally, its own
+# per-feature contributions and base value.
+SUPPLIED_FIELDS = ("score", "contributions", "base_value")
+# base_value + sum(contributions) must equal the score within this, scaled by max(1, |score|).
+SUPPLIED_ADDITIVITY_TOLERANCE = 1e-6
+UNKNOWN_FIELD = (
+    f"unknown field; a decision has {', '.join(DECISION_FIELDS[:5])} "
+    f"(and {', '.join(DECISION_FIELDS[5:])} for an external scorer)"
+)
 NOT_AN_OBJECT = "a decision is an object with model, subject_ref and features"
 # (field, longest value, required) of a decision's text fields.
 TEXT_FIELDS = (
@@ -51,6 +69,9 @@ class DecisionInput:
     subject_ref: Any
     model_version: Any = None
     reference: Any = ""
+    score: Any = None
+    contributions: Any = None
+    base_value: Any = None
     # Keys of the request item that are not fields, or NOT_AN_OBJECT's marker.
     unknown: tuple[str, ...] = ()
 
@@ -65,6 +86,9 @@ class DecisionInput:
             subject_ref=raw.get("subject_ref"),
             model_version=raw.get("model_version") or None,
             reference=raw.get("reference") or "",
+            score=raw.get("score"),
+            contributions=raw.get("contributions"),
+            base_value=raw.get("base_value"),
             unknown=tuple(str(name) for name in raw if name not in DECISION_FIELDS),
         )
 
@@ -77,6 +101,8 @@ class PreparedDecisions:
     decisions: list[Decision]
     access_tokens: list[str]
     events: list[EventSpec]
+    # Per decision, what an external scorer supplied: {"base_value", "contributions"}, or None.
+    supplied: list[dict | None]
 
 
 # ---------------------------------------------------------------------------- checks
@@ -106,7 +132,45 @@ def decision_input_errors(item: DecisionInput) -> dict[str, Any]:
             errors[name] = message
     if item.features is None:
         errors["features"] = "this field is required"
+    if item.score is not None and not _finite(item.score):
+        errors["score"] = "must be a finite number"
+    if item.base_value is not None and not _finite(item.base_value):
+        errors["base_value"] = "must be a finite number"
+    if item.contributions is not None:
+        if not isinstance(item.contributions, dict) or not all(
+            _finite(v) for v in item.contributions.values()
+        ):
+            errors["contributions"] = "must map feature names to finite numbers"
+        elif item.base_value is None:
+            errors["base_value"] = "is required with contributions: base_value + their sum is the score"
     return errors
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _supplied_errors(item: DecisionInput, version: ModelVersion, names: list[str]) -> dict[str, Any]:
+    """An external scorer's decision carries its score (and may carry contributions that add up
+    to it); a model Rationale runs takes none of these."""
+    given = [name for name in SUPPLIED_FIELDS if getattr(item, name) is not None]
+    if version.framework != ModelVersion.Framework.EXTERNAL:
+        return dict.fromkeys(given, f"only for external scorers; {version} is scored by Rationale")
+    if item.score is None:
+        return {"score": f"is required: {version} is an external scorer, whose score the request carries"}
+    if version.output["type"] == "binary" and not 0 <= item.score <= 1:
+        return {"score": "is a probability for a binary external scorer: between 0 and 1"}
+    if item.contributions is None:
+        return {}
+    unknown = sorted(set(item.contributions) - set(names))
+    if unknown:
+        return {"contributions": f"unknown features {unknown[:5]}; the schema has {names}"}
+    total = item.base_value + sum(item.contributions.values())
+    if abs(total - item.score) > SUPPLIED_ADDITIVITY_TOLERANCE * max(1.0, abs(item.score)):
+        return {
+            "contributions": f"base_value + contributions = {total!r}, but score = {item.score!r}: they must add up"
+        }
+    return {}
 
 
 def _check_item(item: DecisionInput, versions: dict) -> tuple[ModelVersion | None, dict, dict]:
@@ -124,10 +188,12 @@ def _check_item(item: DecisionInput, versions: dict) -> tuple[ModelVersion | Non
     version = versions[key]
     if isinstance(version, ApplicationError):
         return None, {}, dict(version.fields)
-    clean, feature_errors = schema_of(version).validate(item.features)
+    schema = schema_of(version)
+    clean, feature_errors = schema.validate(item.features)
+    errors = _supplied_errors(item, version, schema.names)
     if feature_errors:
-        return version, clean, {"features": feature_errors}
-    return version, clean, {}
+        errors["features"] = feature_errors
+    return version, clean, errors
 
 
 # ---------------------------------------------------------------------------- prepare
@@ -170,7 +236,7 @@ def decision_prepare(
             f"{len(errors)} of {len(items)} decisions are invalid; nothing was recorded",
             fields={"decisions": errors},
         )
-    outcomes = _predict(checked)
+    outcomes = _predict(checked, items)
     now = timezone.now()
     grants = [access_grant(now=now) for _ in items]
     decisions = [
@@ -205,17 +271,43 @@ def decision_prepare(
         )
         for d in decisions
     ]
-    return PreparedDecisions(decisions=decisions, access_tokens=[g.token for g in grants], events=events)
+    supplied = [
+        {
+            "base_value": float(item.base_value),
+            "contributions": {k: float(v) for k, v in item.contributions.items()},
+        }
+        if item.contributions is not None
+        else None
+        for item in items
+    ]
+    return PreparedDecisions(
+        decisions=decisions, access_tokens=[g.token for g in grants], events=events, supplied=supplied
+    )
 
 
-def _predict(checked: list[tuple[ModelVersion, dict]]) -> list:
-    """Each item's outcome, with one prediction call per model version."""
+def _scores(version: ModelVersion, items: list[DecisionInput]) -> np.ndarray:
+    """An external scorer's supplied scores, shaped as a model's outputs."""
+    score = np.array([float(item.score) for item in items], dtype=np.float64)
+    if version.output["type"] == "regression":
+        return score[:, None]
+    return np.column_stack([1.0 - score, score])
+
+
+def _predict(checked: list[tuple[ModelVersion, dict]], items: list[DecisionInput]) -> list:
+    """Each item's outcome, with one prediction call per model version (an external scorer's
+    outcome from the score its request carries)."""
     by_version: dict[int, list[int]] = {}
     for index, (version, _) in enumerate(checked):
         by_version.setdefault(version.pk, []).append(index)
     outcomes: list[Any] = [None] * len(checked)
     for indexes in by_version.values():
         version = checked[indexes[0]][0]
+        if version.framework == ModelVersion.Framework.EXTERNAL:
+            for i, result in zip(
+                indexes, decide(version.output, _scores(version, [items[i] for i in indexes])), strict=True
+            ):
+                outcomes[i] = result
+            continue
         matrix = schema_of(version).encode([checked[i][1] for i in indexes])
         try:
             proba = predictor_for(version).predict_proba(matrix)

@@ -1,48 +1,85 @@
-"""Registering model versions and retiring them: the registry's write paths.
+"""Registering model versions, their checks' verdict, promotion, shadow runs and retirement:
+the registry's write paths.
 
-A version is registered only after its artifact loads, fits its feature schema and background,
-and gives as many classes as its output semantics name. Each write commits with its audit event.
+A version is registered as a `candidate` once its documents are well formed; its artifact is
+never loaded here. Its registration checks (explanations/vetting.py) then run in a sandboxed
+process and end in `model_version_checked`: `rejected` with every reason named, or passed. A
+model's first version that passes becomes `active` and the model's default; later versions stay
+candidates until an explicit, audited `model_version_promote`. Each write commits with its
+audit event.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+from celery import current_app
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from audit.models import Action
 from audit.services import Actor, audit_record, canonical_sha256
 from config.errors import ApplicationError
 
 from .models import DecisionModel, ModelVersion
-from .predictors import ArtifactError, dump_background, load_background, load_predictor, sha256
+from .predictors import ArtifactError, dump_background, load_background, sha256
+from .predictors.base import favourable_label
 from .schema import FeatureSchema, SchemaError
 
 # What the data subject is told (GDPR Art. 13(2)(f), 14(2)(g), 15(1)(h)).
 SUBJECT_TEXT_FIELDS = ("controller", "purpose", "significance", "consequences", "legal_basis", "contact")
+CHECK_TASK = "explanations.check_model_version"
+OUTPUT_TYPES = ("binary", "multiclass", "regression")
 
 
 def _check_output(output: Any) -> dict:
+    """The output semantics, checked; a regression's favourable label is derived from
+    `favourable_when`, so everything downstream reads one `favourable_label`."""
     if not isinstance(output, dict):
         raise ApplicationError("invalid output semantics", fields={"output": "must be an object"})
     errors = {}
-    if output.get("type") not in ("binary", "multiclass"):
-        errors["type"] = "must be 'binary' or 'multiclass'"
+    kind = output.get("type")
+    if kind not in OUTPUT_TYPES:
+        errors["type"] = f"must be one of {', '.join(OUTPUT_TYPES)}"
     labels = output.get("class_labels")
-    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) for x in labels):
-        errors["class_labels"] = "must list at least two class labels"
-    elif output.get("type") == "binary" and len(labels) != 2:
+    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) and x for x in labels):
+        errors["class_labels"] = "must list at least two non-empty class labels"
+    elif len(set(labels)) != len(labels):
+        errors["class_labels"] = "must not repeat a label"
+    elif kind == "binary" and len(labels) != 2:
         errors["class_labels"] = "a binary model has exactly two labels: [negative, positive]"
-    favourable = output.get("favourable_label")
-    if favourable is not None and isinstance(labels, list) and favourable not in labels:
-        errors["favourable_label"] = "must be one of class_labels (or null)"
-    threshold = output.get("threshold", 0.5)
-    if not isinstance(threshold, int | float) or not 0 < threshold < 1:
-        errors["threshold"] = "must be a number between 0 and 1"
+    elif kind == "regression" and len(labels) != 2:
+        errors["class_labels"] = "a regression has exactly two labels: [below the threshold, at or above it]"
+    threshold = output.get("threshold", 0.5 if kind == "binary" else None)
+    if kind == "regression":
+        if not _finite_number(threshold):
+            errors["threshold"] = "a regression needs the cut-off its score is compared with (a number)"
+        if output.get("favourable_when", "above") not in ("above", "below"):
+            errors["favourable_when"] = "must be 'above' or 'below'"
+        for text in ("score_meaning", "score_unit"):
+            if not isinstance(output.get(text, ""), str) or len(output.get(text, "")) > 200:
+                errors[text] = "must be a text of at most 200 characters"
+        if "favourable_label" in output and output["favourable_label"] not in (None, *(labels or [])):
+            errors["favourable_label"] = "is derived from favourable_when for a regression; leave it out"
+    else:
+        favourable = output.get("favourable_label")
+        if favourable is not None and isinstance(labels, list) and favourable not in labels:
+            errors["favourable_label"] = "must be one of class_labels (or null)"
+        if kind == "binary" and not (_finite_number(threshold) and 0 < threshold < 1):
+            errors["threshold"] = "must be a number between 0 and 1"
     if errors:
         raise ApplicationError("invalid output semantics", fields={"output": errors})
+    if kind == "regression":
+        output = {**output, "favourable_when": output.get("favourable_when", "above")}
+        output["favourable_label"] = favourable_label(output)
     return output
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @transaction.atomic
@@ -61,47 +98,29 @@ def model_register(
     explainer: str = ModelVersion.ExplainerMethod.AUTO,
     description: str = "",
     retention_days: int | None = None,
+    queue_checks: bool = True,
 ) -> ModelVersion:
-    """Register a model version after proving its artifact loads and fits its schema."""
-    if framework not in ModelVersion.Framework.values:
-        raise ApplicationError(
-            "unsupported framework", fields={"framework": f"must be one of {ModelVersion.Framework.values}"}
-        )
-    if explainer not in ModelVersion.ExplainerMethod.values:
-        raise ApplicationError(
-            "unknown explainer", fields={"explainer": f"must be one of {ModelVersion.ExplainerMethod.values}"}
-        )
+    """Register a model version as a candidate whose checks are pending.
+
+    The documents are checked here; the artifact is only sized and hashed, never loaded. With
+    `queue_checks` the checks are queued for a worker after commit; without, the caller runs
+    them (explanations.vetting.model_version_check). An external scorer has nothing to load:
+    it passes its checks at once.
+    """
+    external = framework == ModelVersion.Framework.EXTERNAL
+    _check_choices(framework, explainer, external)
     try:
         parsed = FeatureSchema.from_dict(schema)
     except SchemaError as exc:
         raise ApplicationError("invalid feature schema", fields={"schema": str(exc)}) from None
-    _check_output(output)
-    training = dict(training or {})
-    try:
-        predictor = load_predictor(framework, artifact, input_shape=training.get("input_shape"))
-        background_bytes = background if isinstance(background, bytes) else dump_background(background)
-        background_array = load_background(background_bytes)
-    except ArtifactError as exc:
-        raise ApplicationError("artifact rejected", fields={"artifact": str(exc)}) from None
-    width = len(parsed.columns)
-    if predictor.n_columns != width:
+    output = _check_output(output)
+    if external and output["type"] == "multiclass":
         raise ApplicationError(
-            "schema does not match the model",
-            fields={"schema": f"encodes {width} model columns but the model takes {predictor.n_columns}"},
+            "invalid output semantics",
+            fields={"output": {"type": "an external scorer sends one score: binary or regression"}},
         )
-    if background_array.shape[1] != width:
-        raise ApplicationError(
-            "background does not match the schema",
-            fields={"background": f"has {background_array.shape[1]} columns, expected {width}"},
-        )
-    n_classes = predictor.predict_proba(background_array[:1]).shape[1]
-    if n_classes != len(output["class_labels"]):
-        raise ApplicationError(
-            "output semantics do not match the model",
-            fields={
-                "output": f"model gives {n_classes} classes, class_labels lists {len(output['class_labels'])}"
-            },
-        )
+    _check_artifact(artifact, external)
+    background_bytes = _checked_background(background, width=len(parsed.columns), required=not external)
     model, _ = DecisionModel.objects.get_or_create(name=name, defaults={"description": description})
     if model.versions.filter(version=version).exists():
         raise ApplicationError(
@@ -117,14 +136,16 @@ def model_register(
         model=model,
         version=version,
         framework=framework,
-        explainer=explainer,
+        explainer=ModelVersion.ExplainerMethod.SUPPLIED if external else explainer,
+        status=ModelVersion.Status.CANDIDATE,
+        checks={"state": "pending", "reasons": [], "report": {}},
         artifact=artifact,
         artifact_sha256=sha256(artifact),
         feature_schema=parsed.to_dict(),
         output=output,
         background=background_bytes,
         background_sha256=sha256(background_bytes),
-        training=training,
+        training=dict(training or {}),
         retention_days=retention_days or minimum_retention,
         registered_by=f"{actor.type}:{actor.id}",
         **{k: str(texts.get(k, "")) for k in SUBJECT_TEXT_FIELDS},
@@ -143,17 +164,221 @@ def model_register(
             "schema_sha256": canonical_sha256(version_obj.feature_schema),
         },
     )
+    if external:
+        note = "an external scorer: nothing to load; each decision's contributions are checked when recorded"
+        return model_version_checked(version=version_obj, reasons=[], report={"note": note}, actor=actor)
+    if queue_checks:
+        pk = version_obj.pk
+        transaction.on_commit(lambda: current_app.send_task(CHECK_TASK, kwargs={"model_version_id": pk}))
     return version_obj
+
+
+def _check_choices(framework: str, explainer: str, external: bool) -> None:
+    if framework not in ModelVersion.Framework.values:
+        raise ApplicationError(
+            "unsupported framework", fields={"framework": f"must be one of {ModelVersion.Framework.values}"}
+        )
+    if explainer not in ModelVersion.ExplainerMethod.values:
+        raise ApplicationError(
+            "unknown explainer", fields={"explainer": f"must be one of {ModelVersion.ExplainerMethod.values}"}
+        )
+    supplied = explainer == ModelVersion.ExplainerMethod.SUPPLIED
+    if external and explainer not in ("auto", "supplied"):
+        raise ApplicationError(
+            "unknown explainer",
+            fields={"explainer": "an external scorer's explanation is supplied with each decision"},
+        )
+    if supplied and not external:
+        raise ApplicationError(
+            "unknown explainer",
+            fields={"explainer": "'supplied' is for external scorers; Rationale explains uploaded models"},
+        )
+
+
+def _check_artifact(artifact: bytes, external: bool) -> None:
+    if external:
+        if artifact:
+            raise ApplicationError(
+                "artifact rejected",
+                fields={"artifact": "an external scorer is not uploaded: send no artifact"},
+            )
+        return
+    if not artifact:
+        raise ApplicationError("artifact rejected", fields={"artifact": "is empty"})
+    if len(artifact) > settings.MODEL_ARTIFACT_MAX_BYTES:
+        raise ApplicationError(
+            "artifact rejected",
+            fields={"artifact": f"is {len(artifact):,} bytes; at most {settings.MODEL_ARTIFACT_MAX_BYTES:,}"},
+            status_code=413,
+        )
+
+
+def _checked_background(background: np.ndarray | bytes | None, *, width: int, required: bool) -> bytes:
+    """The background as .npy bytes, with the schema's width and a bounded size."""
+    if background is None or (isinstance(background, bytes) and not background):
+        if required:
+            raise ApplicationError("background rejected", fields={"background": "is required"})
+        return b""
+    if isinstance(background, bytes) and len(background) > settings.MODEL_BACKGROUND_MAX_BYTES:
+        raise ApplicationError(
+            "background rejected",
+            fields={
+                "background": f"is {len(background):,} bytes; at most {settings.MODEL_BACKGROUND_MAX_BYTES:,}"
+            },
+            status_code=413,
+        )
+    try:
+        background_bytes = background if isinstance(background, bytes) else dump_background(background)
+        array = load_background(background_bytes)
+    except ArtifactError as exc:
+        raise ApplicationError("background rejected", fields={"background": str(exc)}) from None
+    if array.shape[1] != width:
+        raise ApplicationError(
+            "background does not match the schema",
+            fields={"background": f"has {array.shape[1]} columns, the schema encodes {width}"},
+        )
+    if not 1 <= array.shape[0] <= settings.MODEL_BACKGROUND_MAX_ROWS:
+        raise ApplicationError(
+            "background rejected",
+            fields={
+                "background": f"needs 1 to {settings.MODEL_BACKGROUND_MAX_ROWS} rows, has {array.shape[0]}"
+            },
+        )
+    if not np.isfinite(array).all():
+        raise ApplicationError("background rejected", fields={"background": "holds NaN or infinity"})
+    return background_bytes
+
+
+@transaction.atomic
+def model_version_checked(
+    *, version: ModelVersion, reasons: list[str], report: dict, actor: Actor
+) -> ModelVersion:
+    """Record the registration checks' verdict. Passed: a model with no default gets this
+    version as its default, active; otherwise it stays a candidate until promoted. Failed:
+    `rejected`, with every reason."""
+    version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+    if version.checks.get("state") != "pending":
+        return version  # a redelivered check task: the verdict stands
+    passed = not reasons
+    version.checks = {
+        "state": "passed" if passed else "failed",
+        "reasons": list(reasons),
+        "report": report,
+        "checked_at": timezone.now().isoformat(),
+    }
+    model = DecisionModel.objects.select_for_update().get(pk=version.model_id)
+    becomes_default = passed and model.default_version_id is None
+    if not passed:
+        version.status = ModelVersion.Status.REJECTED
+    elif becomes_default:
+        version.status = ModelVersion.Status.ACTIVE
+    version.save(update_fields=["checks", "status", "updated_at"])
+    if becomes_default:
+        model.default_version = version
+        model.save(update_fields=["default_version", "updated_at"])
+    version.model = model
+    audit_record(
+        actor=actor,
+        action=Action.MODEL_CHECKED,
+        object_type="model_version",
+        object_id=version.pk,
+        data={
+            "passed": passed,
+            "reasons": list(reasons),
+            "status": version.status,
+            "default": becomes_default,
+        },
+    )
+    return version
+
+
+@transaction.atomic
+def model_version_promote(*, version: ModelVersion, actor: Actor) -> ModelVersion:
+    """Make a version that passed its checks the model's default: requests without
+    `model_version` use it from now on. The previous default stays active for requests that
+    name it, until retired."""
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    if version.checks.get("state") != "passed":
+        state = version.checks.get("state", "pending")
+        raise ApplicationError(
+            "version cannot be promoted",
+            fields={
+                "status": f"its registration checks have {'failed' if state == 'failed' else 'not passed yet'}"
+            },
+            status_code=409,
+        )
+    if version.status == ModelVersion.Status.RETIRED:
+        raise ApplicationError(
+            "version cannot be promoted", fields={"status": "it is retired"}, status_code=409
+        )
+    model = DecisionModel.objects.select_for_update().get(pk=version.model_id)
+    previous = model.default_version_id
+    version.status = ModelVersion.Status.ACTIVE
+    version.shadow = False
+    version.save(update_fields=["status", "shadow", "updated_at"])
+    model.default_version = version
+    model.save(update_fields=["default_version", "updated_at"])
+    version.model = model
+    audit_record(
+        actor=actor,
+        action=Action.MODEL_PROMOTED,
+        object_type="model_version",
+        object_id=version.pk,
+        data={"model": model.name, "version": version.version, "previous_default": previous},
+    )
+    return version
+
+
+@transaction.atomic
+def model_version_set_shadow(*, version: ModelVersion, enabled: bool, actor: Actor) -> ModelVersion:
+    """Start or stop scoring a candidate beside its model's default on live decisions."""
+    version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+    if enabled and (
+        version.status != ModelVersion.Status.CANDIDATE or version.checks.get("state") != "passed"
+    ):
+        raise ApplicationError(
+            "version cannot run in shadow",
+            fields={"shadow": "only a candidate that passed its registration checks runs in shadow"},
+            status_code=409,
+        )
+    if enabled and version.framework == ModelVersion.Framework.EXTERNAL:
+        raise ApplicationError(
+            "version cannot run in shadow", fields={"shadow": "an external scorer cannot be run by Rationale"}
+        )
+    version.shadow = enabled
+    version.save(update_fields=["shadow", "updated_at"])
+    audit_record(
+        actor=actor,
+        action=Action.MODEL_SHADOW_CHANGED,
+        object_type="model_version",
+        object_id=version.pk,
+        data={"shadow": enabled},
+    )
+    return version
 
 
 @transaction.atomic
 def model_version_set_status(*, version: ModelVersion, status: str, actor: Actor) -> ModelVersion:
-    if status not in ModelVersion.Status.values:
+    """Retire a version, or bring a retired one that passed its checks back to active. The
+    default cannot be retired: promote another version first."""
+    if status not in (ModelVersion.Status.ACTIVE, ModelVersion.Status.RETIRED):
+        raise ApplicationError("unknown status", fields={"status": "must be 'active' or 'retired'"})
+    version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+    if status == ModelVersion.Status.RETIRED and version.model.default_version_id == version.pk:
         raise ApplicationError(
-            "unknown status", fields={"status": f"must be one of {ModelVersion.Status.values}"}
+            "version cannot be retired",
+            fields={"status": "it is the model's default: promote another version first"},
+            status_code=409,
+        )
+    if status == ModelVersion.Status.ACTIVE and version.checks.get("state") != "passed":
+        raise ApplicationError(
+            "version cannot be activated",
+            fields={"status": "its registration checks have not passed"},
+            status_code=409,
         )
     version.status = status
-    version.save(update_fields=["status", "updated_at"])
+    version.shadow = False
+    version.save(update_fields=["status", "shadow", "updated_at"])
     audit_record(
         actor=actor,
         action=Action.MODEL_STATUS_CHANGED,

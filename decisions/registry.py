@@ -21,6 +21,11 @@ from .models import ModelVersion
 from .predictors import ArtifactError, Predictor, load_predictor, sha256
 from .schema import FeatureSchema
 
+_NOT_DECIDING = {
+    ModelVersion.Status.CANDIDATE: "a candidate: it decides only once promoted",
+    ModelVersion.Status.REJECTED: "rejected by its registration checks",
+    ModelVersion.Status.RETIRED: "retired",
+}
 _versions: dict[tuple[int, Any], ModelVersion] = {}
 _schemas: dict[tuple[int, Any], FeatureSchema] = {}
 _predictors: dict[tuple[int, str], Predictor] = {}
@@ -32,23 +37,30 @@ def model_version_list() -> QuerySet[ModelVersion]:
 
 
 def resolve_model_version(name: str, version: str | None = None) -> ModelVersion:
-    """The named version, or the newest active version of the model; ApplicationError naming
-    the field otherwise. The version's JSON (schema, output, texts: tens of kB) is decoded once
+    """The named version if it is active, or the model's default version; ApplicationError naming
+    the field otherwise (a candidate decides nothing until promoted, a rejected version never). The version's JSON (schema, output, texts: tens of kB) is decoded once
     per process; its artifact and background load only when a predictor is built."""
     row = storage.registry_lookup(
         ("model_version", name, version), lambda: storage.model_version_row(name, version)
     )
-    if version:
-        if row is None:
+    if row is None:
+        if version:
             raise ApplicationError(
                 "unknown model version", fields={"model_version": f"{name}@{version} is not registered"}
             )
-        if row[2] != ModelVersion.Status.ACTIVE:
+        raise ApplicationError(
+            "unknown model",
+            fields={"model": f"no model named {name!r} with a version that passed its checks"},
+        )
+    if row[2] != ModelVersion.Status.ACTIVE:
+        if version:
             raise ApplicationError(
-                "retired model version", fields={"model_version": f"{name}@{version} is retired"}
+                f"{row[2]} model version",
+                fields={"model_version": f"{name}@{version} is {_NOT_DECIDING[row[2]]}"},
             )
-    elif row is None:
-        raise ApplicationError("unknown model", fields={"model": f"no active model named {name!r}"})
+        raise ApplicationError(
+            f"{row[2]} default version", fields={"model": f"the default version of {name!r} is {row[2]}"}
+        )
     key = (row[0], row[1])
     found = _versions.get(key)
     if found is None:

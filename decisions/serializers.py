@@ -1,8 +1,52 @@
 """Shapes of the registry's API and of a decision in a request (the services check the values)."""
 
+import json
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import ModelVersion
+
+JSON_DOCUMENT_MAX_BYTES = 2 * 1024 * 1024
+
+
+@extend_schema_field(
+    {"type": "string", "description": "a JSON document: JSON text, or an uploaded .json file"}
+)
+class JsonDocumentField(serializers.Field):
+    """A JSON document sent as text, as an uploaded .json file, or inline in a JSON body."""
+
+    default_error_messages = {
+        "invalid": "must be a JSON document, as text or an uploaded .json file: {reason}",
+        "too_large": "is over {limit} bytes",
+        "not_object": "must be a JSON object",
+    }
+
+    def to_internal_value(self, data):
+        if hasattr(data, "read"):
+            if getattr(data, "size", 0) > JSON_DOCUMENT_MAX_BYTES:
+                self.fail("too_large", limit=JSON_DOCUMENT_MAX_BYTES)
+            data = data.read()
+        if isinstance(data, bytes):
+            try:
+                data = data.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                self.fail("invalid", reason="it is not UTF-8 text")
+        if isinstance(data, str):
+            if len(data) > JSON_DOCUMENT_MAX_BYTES:
+                self.fail("too_large", limit=JSON_DOCUMENT_MAX_BYTES)
+            try:
+                data = json.loads(data)
+            except (json.JSONDecodeError, RecursionError) as exc:
+                reason = getattr(exc, "msg", "nested too deeply")
+                where = f" at line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else ""
+                self.fail("invalid", reason=f"{reason}{where}")
+        if not isinstance(data, dict):
+            self.fail("not_object")
+        return data
+
+    def to_representation(self, value):
+        return value
 
 
 class DecisionCreateSerializer(serializers.Serializer):
@@ -11,7 +55,7 @@ class DecisionCreateSerializer(serializers.Serializer):
 
     model = serializers.CharField(max_length=64, help_text="registered model name, e.g. credit-risk")
     model_version = serializers.CharField(
-        max_length=64, required=False, allow_blank=True, help_text="defaults to the newest active version"
+        max_length=64, required=False, allow_blank=True, help_text="defaults to the model's default version"
     )
     subject_ref = serializers.CharField(
         max_length=128, help_text="the controller's pseudonymous reference of the person"
@@ -20,6 +64,17 @@ class DecisionCreateSerializer(serializers.Serializer):
     features = serializers.JSONField(
         help_text="feature name -> value, as the model version's schema declares"
     )
+    score = serializers.FloatField(
+        required=False,
+        help_text="external scorers only: the controller's score (a probability, or a regression's value)",
+    )
+    contributions = serializers.DictField(
+        child=serializers.FloatField(),
+        required=False,
+        help_text="external scorers only, optional: the controller's per-feature contributions; "
+        "base_value + their sum must equal score",
+    )
+    base_value = serializers.FloatField(required=False, help_text="external scorers only, with contributions")
 
 
 class BulkCreateSerializer(serializers.Serializer):
@@ -38,6 +93,12 @@ class BulkCreateSerializer(serializers.Serializer):
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
+    is_default = serializers.SerializerMethodField(
+        help_text="requests without model_version use this version"
+    )
+
+    def get_is_default(self, obj) -> bool:
+        return obj.model.default_version_id == obj.pk
 
     class Meta:
         model = ModelVersion
@@ -48,6 +109,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "framework",
             "explainer",
             "status",
+            "is_default",
+            "shadow",
+            "checks",
             "artifact_sha256",
             "background_sha256",
             "feature_schema",
@@ -69,18 +133,25 @@ class ModelRegisterSerializer(serializers.Serializer):
     version = serializers.CharField(max_length=64)
     framework = serializers.ChoiceField(choices=ModelVersion.Framework.choices)
     explainer = serializers.ChoiceField(choices=ModelVersion.ExplainerMethod.choices, default="auto")
-    artifact = serializers.FileField(help_text="XGBoost model (UBJSON/JSON) or .keras file")
-    background = serializers.FileField(
-        help_text="background rows as a .npy float array (rows x model columns)"
+    artifact = serializers.FileField(
+        required=False,
+        help_text="XGBoost (UBJSON/JSON), LightGBM (text), scikit-learn (skops), ONNX or .keras file; "
+        "none for an external scorer",
     )
-    schema = serializers.JSONField(binary=True, help_text="feature schema (see README)")
-    output = serializers.JSONField(binary=True, help_text="class_labels, favourable_label, threshold, type")
-    training = serializers.JSONField(binary=True, required=False, default=dict)
-    texts = serializers.JSONField(
-        binary=True,
+    background = serializers.FileField(
+        required=False,
+        help_text="background rows as a .npy float array (rows x model columns); optional for an external scorer",
+    )
+    schema = JsonDocumentField(help_text="feature schema (docs/schema.md): JSON text or a .json file")
+    output = JsonDocumentField(
+        help_text="type (binary, multiclass, regression), class_labels, favourable_label or favourable_when, "
+        "threshold, score_meaning: JSON text or a .json file"
+    )
+    training = JsonDocumentField(required=False, default=dict)
+    texts = JsonDocumentField(
         required=False,
         default=dict,
-        help_text="controller, purpose, significance, consequences, legal_basis, contact",
+        help_text="controller, purpose, significance, consequences, legal_basis, contact: JSON text or a .json file",
     )
     description = serializers.CharField(required=False, allow_blank=True, default="")
     retention_days = serializers.IntegerField(required=False, min_value=1)

@@ -54,13 +54,12 @@ _VERSION_ROW = (
 
 
 def model_version_row(name: str, version: str | None) -> tuple | None:
-    """(id, created_at, status) of the named version, or of the model's newest active version."""
+    """(id, created_at, status) of the named version, or of the model's default version."""
     with connection.cursor() as cursor:
         if version:
             cursor.execute(_VERSION_ROW + "v.version = %s", [name, version])
         else:
-            active = ModelVersion.Status.ACTIVE
-            cursor.execute(_VERSION_ROW + "v.status = %s ORDER BY v.created_at DESC LIMIT 1", [name, active])
+            cursor.execute(_VERSION_ROW + "v.id = m.default_version_id", [name])
         return cursor.fetchone()
 
 

@@ -19,7 +19,8 @@ from decisions.models import ModelVersion
 from decisions.predictors import load_background
 from decisions.registry import predictor_for, schema_of
 
-from .engine import ExplanationError, auto_method, group_contributions, make_explainer
+from .engine import ExplanationError, group_contributions
+from .explainer_build import build_explainer, outputs_to_explain, resolve_method
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,10 @@ def _loaded() -> None:
 
 
 def explainer_method(version: ModelVersion) -> str:
-    return auto_method(version.framework) if version.explainer == "auto" else version.explainer
+    """The version's method, "auto" resolved to the most exact one its model has."""
+    if version.explainer != "auto":
+        return version.explainer
+    return resolve_method("auto", predictor_for(version), is_image=schema_of(version).is_image)
 
 
 def explainer_for(version: ModelVersion):
@@ -63,35 +67,21 @@ def explainer_for(version: ModelVersion):
         with _explainers_lock:
             explainer = _explainers.get(key)
             if explainer is None:
-                predictor = predictor_for(version)
-                background = load_background(bytes(version.background))
-                if method == "tree":
-                    # A private copy: the predictor's booster is tuned to one thread for the web's
-                    # single-row predictions, while a worker's batches use the cores it is given.
-                    booster = predictor.model.copy()
-                    booster.set_param({"nthread": settings.EXPLAIN_THREADS})
-                    explainer = make_explainer("tree", model=booster, background=background)
-                elif method in ("deep", "gradient"):
-                    explainer = make_explainer(
-                        method,
-                        model=predictor.model,
-                        background=background,
-                        input_shape=tuple(predictor.input_shape),
-                    )
-                else:
-                    explainer = make_explainer("kernel", model=predictor.predict_proba, background=background)
+                explainer = build_explainer(
+                    method,
+                    predictor_for(version),
+                    load_background(bytes(version.background)),
+                    output=version.output,
+                    threads=settings.EXPLAIN_THREADS,
+                )
                 _explainers[key] = explainer
                 _loaded()
     return explainer
 
 
 def _gradient_fallback_for(version: ModelVersion):
-    predictor = predictor_for(version)
-    explainer = make_explainer(
-        "gradient",
-        model=predictor.model,
-        background=load_background(bytes(version.background)),
-        input_shape=tuple(predictor.input_shape),
+    explainer = build_explainer(
+        "gradient", predictor_for(version), load_background(bytes(version.background)), output=version.output
     )
     with _explainers_lock:
         _explainers[(version.pk, version.artifact_sha256, explainer_method(version))] = explainer
@@ -106,10 +96,11 @@ def forget_explainers() -> None:
 
 
 def classes_to_explain(version: ModelVersion, X: np.ndarray) -> np.ndarray:
-    """Binary: the positive class (the score). Multiclass: the class the model decided."""
-    if version.output["type"] == "binary":
-        return np.ones(X.shape[0], dtype=np.int64)
-    return predictor_for(version).predict_proba(X).argmax(axis=1).astype(np.int64)
+    """Binary: the positive class (the score). Multiclass: the class the model decided.
+    Regression: the score."""
+    if version.output["type"] == "multiclass":
+        return outputs_to_explain(version.output, predictor_for(version).predict_proba(X))
+    return outputs_to_explain(version.output, np.zeros((X.shape[0], 1)))
 
 
 def check_finite(result) -> None:

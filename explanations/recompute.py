@@ -22,6 +22,12 @@ def explanation_recompute(*, explanation: Explanation, actor: Actor) -> dict:
             "nothing to compare", fields={"status": f"explanation is {explanation.status}, not done"}
         )
     version = ModelVersion.objects.select_related("model").get(pk=explanation.model_version_id)
+    if version.framework == ModelVersion.Framework.EXTERNAL:
+        raise ApplicationError(
+            "nothing to recompute",
+            fields={"method": "supplied by the controller's external scorer, which Rationale cannot run"},
+            status_code=409,
+        )
     _, result, _ = explanation_compute(version=version, features=[explanation.decision.features])
     new_raw = [float(v) for v in result.values[0]]
     identical = (

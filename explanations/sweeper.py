@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from celery import current_app
 from django.conf import settings
 from django.utils import timezone
 
 from decisions.models import ModelVersion
+from decisions.registration import CHECK_TASK
 
 from .claims import explanation_fail
 from .models import Explanation
@@ -43,7 +45,22 @@ def explanations_sweep() -> dict:
         "failed": failed,
         "enqueued": enqueued,
         "counterfactuals": _sweep_counterfactuals(stale_before),
+        "checks_requeued": _sweep_checks(now),
     }
+
+
+def _sweep_checks(now) -> int:
+    """Registration checks whose task was lost (the broker was down at registration, or the
+    worker died mid-check): queued again once they have waited longer than a check may take."""
+    waited = now - timezone.timedelta(seconds=settings.MODEL_CHECK_TIMEOUT_SECONDS + 60)
+    lost = list(
+        ModelVersion.objects.filter(checks__state="pending", updated_at__lt=waited).values_list(
+            "pk", flat=True
+        )
+    )
+    for pk in lost:
+        current_app.send_task(CHECK_TASK, kwargs={"model_version_id": pk})
+    return len(lost)
 
 
 def _sweep_counterfactuals(stale_before) -> int:

@@ -6,10 +6,13 @@ import os
 from celery import shared_task
 from celery.signals import task_postrun, worker_process_init, worker_process_shutdown
 
+from audit.services import Actor
+
 from .compute import freeze_after_loading, process_needs_recycling
 from .drain import TransientError, explanation_drain, store_thread_stop
 from .engine import detect_devices
 from .sweeper import explanations_sweep
+from .vetting import model_version_check
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,14 @@ def explain_pending(self, *, model_version_id: int) -> dict:
     if result["batches"]:
         logger.info("version %s: %s", model_version_id, result)
     return result
+
+
+@shared_task(name="explanations.check_model_version", acks_late=True, ignore_result=True)
+def check_model_version(*, model_version_id: int) -> str:
+    """A new version's registration checks, in a sandboxed child process (explanations.vetting)."""
+    version = model_version_check(version_id=model_version_id, actor=Actor.system("registration checks"))
+    logger.info("registration checks of %s: %s", version, version.checks.get("state"))
+    return version.status
 
 
 @shared_task(name="explanations.sweep", ignore_result=True)

@@ -22,10 +22,18 @@ def digits_trained():
     return digits.train()
 
 
-def register(trained, *, version: str | None = None, **overrides):
-    from decisions.registration import model_register
+# The registration checks' verdict per set of registered files, from the real sandboxed checks:
+# run once per session, then recorded for every test that registers the same files.
+_VERDICTS: dict[tuple, dict] = {}
 
-    return model_register(
+
+def register(trained, *, version: str | None = None, checked: bool = True, **overrides):
+    """Register a trained model as the API would, and (unless `checked` is False) run its
+    registration checks in the sandbox and record their verdict."""
+    from decisions.registration import model_register, model_version_checked
+    from explanations.vetting import sandboxed_checks
+
+    registered = model_register(
         name=trained.name,
         version=version or trained.version,
         framework=trained.framework,
@@ -37,7 +45,27 @@ def register(trained, *, version: str | None = None, **overrides):
         texts=trained.subject_texts,
         explainer=overrides.pop("explainer", trained.explainer),
         actor=Actor.system("tests"),
+        queue_checks=False,
         **overrides,
+    )
+    if not checked or registered.checks.get("state") != "pending":
+        return registered
+    key = (
+        registered.explainer,
+        registered.artifact_sha256,
+        registered.background_sha256,
+        repr(registered.feature_schema),
+        repr(registered.output),
+        repr(registered.training),
+    )
+    if key not in _VERDICTS:
+        _VERDICTS[key] = sandboxed_checks(registered)
+    verdict = _VERDICTS[key]
+    return model_version_checked(
+        version=registered,
+        reasons=verdict["reasons"],
+        report=verdict.get("report", {}),
+        actor=Actor.system("tests"),
     )
 
 

@@ -259,6 +259,17 @@ BULK_MAX_DECISIONS = env.int("BULK_MAX_DECISIONS", default=5000)
 # model registration do not count against it. A larger body is a 413 naming the limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=16 * 1024 * 1024)
 
+# Model registration (decisions.registration, explanations.vetting). The artifact is untrusted
+# until its checks pass; they run in a process of their own with these limits, never in a web or
+# worker process.
+MODEL_ARTIFACT_MAX_BYTES = env.int("MODEL_ARTIFACT_MAX_BYTES", default=64 * 1024 * 1024)
+MODEL_BACKGROUND_MAX_BYTES = env.int("MODEL_BACKGROUND_MAX_BYTES", default=16 * 1024 * 1024)
+MODEL_BACKGROUND_MAX_ROWS = env.int("MODEL_BACKGROUND_MAX_ROWS", default=1000)
+MODEL_CHECK_MEMORY_BYTES = env.int("MODEL_CHECK_MEMORY_BYTES", default=8 * 1024**3)
+MODEL_CHECK_CPU_SECONDS = env.int("MODEL_CHECK_CPU_SECONDS", default=300)
+MODEL_CHECK_TIMEOUT_SECONDS = env.int("MODEL_CHECK_TIMEOUT_SECONDS", default=300)
+MODEL_CHECK_FILE_BYTES = env.int("MODEL_CHECK_FILE_BYTES", default=256 * 1024 * 1024)
+
 # ---------------------------------------------------------------------------- Celery
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):

@@ -18,7 +18,7 @@ from audit.services import Actor
 from config.errors import ApplicationError
 from decisions.accounts import api_key_revoke
 from decisions.models import ApiKey, Decision, ModelVersion
-from decisions.registration import model_version_set_status
+from decisions.registration import model_version_promote
 from decisions.registry import resolve_model_version
 from tests.conftest import register
 
@@ -85,48 +85,40 @@ def test_a_key_revoked_elsewhere_is_refused_at_the_next_request(
     assert not Decision.objects.filter(subject_ref="r-2").exists()
 
 
-def test_a_version_retired_elsewhere_is_not_used_by_the_next_decision(credit_trained, integration, applicant):
-    older = register(credit_trained, version="1.0.0")
+def test_a_version_promoted_elsewhere_is_used_by_the_next_decision(credit_trained, integration, applicant):
+    register(credit_trained, version="1.0.0")
     newer = register(credit_trained, version="2.0.0")
     first = _post(integration, applicant, "v-0")
-    assert first.json()["model_version"] == "2.0.0"
+    assert first.json()["model_version"] == "1.0.0"  # the default, now cached
 
-    _elsewhere(
-        lambda: model_version_set_status(
-            version=ModelVersion.objects.get(pk=newer.pk), status="retired", actor=ADMIN
-        )
-    )
+    _elsewhere(lambda: model_version_promote(version=ModelVersion.objects.get(pk=newer.pk), actor=ADMIN))
     assert _notification_arrived()
     second = _post(integration, applicant, "v-1")
 
     assert second.status_code == 201
-    assert second.json()["model_version"] == "1.0.0"
-    assert Decision.objects.get(subject_ref="v-1").model_version_id == older.pk
+    assert second.json()["model_version"] == "2.0.0"
+    assert Decision.objects.get(subject_ref="v-1").model_version_id == newer.pk
 
 
 def test_a_replaced_connection_starts_with_nothing_cached(credit_trained, integration, applicant):
     # A change committed while no connection of this process was listening is not announced to
     # it: the next connection must not trust what the last one cached. (The request's API-key
     # lookup opens the new connection; its version lookup would then find the old cache.)
-    older = register(credit_trained, version="1.0.0")
+    register(credit_trained, version="1.0.0")
     newer = register(credit_trained, version="2.0.0")
-    assert _post(integration, applicant, "n-0").json()["model_version"] == "2.0.0"
+    assert _post(integration, applicant, "n-0").json()["model_version"] == "1.0.0"
     connection.close()
-    _elsewhere(
-        lambda: model_version_set_status(
-            version=ModelVersion.objects.get(pk=newer.pk), status="retired", actor=ADMIN
-        )
-    )
+    _elsewhere(lambda: model_version_promote(version=ModelVersion.objects.get(pk=newer.pk), actor=ADMIN))
 
     response = _post(integration, applicant, "n-1")
 
     assert response.status_code == 201
-    assert Decision.objects.get(subject_ref="n-1").model_version_id == older.pk
+    assert Decision.objects.get(subject_ref="n-1").model_version_id == newer.pk
 
 
 def test_inside_a_transaction_the_callers_own_changes_are_seen(credit_version):
     assert resolve_model_version("credit-risk").pk == credit_version.pk  # cached
-    with pytest.raises(ApplicationError, match="unknown model"), transaction.atomic():
+    with pytest.raises(ApplicationError, match="retired default version"), transaction.atomic():
         ModelVersion.objects.filter(pk=credit_version.pk).update(status="retired")
         resolve_model_version("credit-risk")
     assert resolve_model_version("credit-risk").pk == credit_version.pk  # rolled back
