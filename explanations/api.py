@@ -26,6 +26,7 @@ from .filters import DecisionFilter
 from .recompute import explanation_recompute
 from .recording import RecordedDecision, Recording, recording_prepare, recording_prepare_one, recording_write
 from .serializers import DecisionSerializer, ExplanationSerializer, decision_body
+from .shadow import shadow_report
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -202,3 +203,37 @@ class GlobalImportance(APIView):
         found = get_object_or_404(model_version_list(), model__name=name, version=version)
         body = selectors.global_importance(found.pk)
         return Response({"model": name, "model_version": version, **body})
+
+
+class ShadowReport(APIView):
+    """How a candidate in shadow would have decided the model's live decisions, before promotion."""
+
+    permission_classes = [IsIntegration | IsAuditor]
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "ShadowReport",
+                {
+                    "model": serializers.CharField(),
+                    "version": serializers.CharField(),
+                    "shadow": serializers.BooleanField(),
+                    "compared_with": serializers.CharField(),
+                    "decisions_compared": serializers.IntegerField(),
+                    "outcome_agreement": serializers.FloatField(allow_null=True),
+                    "became_favourable": serializers.IntegerField(),
+                    "became_unfavourable": serializers.IntegerField(),
+                    "mean_score": serializers.FloatField(allow_null=True),
+                    "mean_live_score": serializers.FloatField(allow_null=True),
+                    "mean_abs_score_difference": serializers.FloatField(allow_null=True),
+                    "max_abs_score_difference": serializers.FloatField(allow_null=True),
+                    "top_reason_agreement": serializers.FloatField(allow_null=True),
+                    "first_at": serializers.DateTimeField(allow_null=True),
+                    "last_at": serializers.DateTimeField(allow_null=True),
+                },
+            )
+        }
+    )
+    def get(self, request, name, version):
+        found = get_object_or_404(model_version_list(), model__name=name, version=version)
+        return Response(shadow_report(found))

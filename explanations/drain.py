@@ -25,6 +25,7 @@ from . import storage
 from .claims import explanation_claim_batch, explanation_fail, explanation_release
 from .compute import explanation_compute, is_tensorflow_error, mark_process_for_recycling
 from .queue import explanation_fan_out, fan_out_flag_clear, publish_flag_clear, queue_for
+from .shadow import shadow_run_batch, shadows_of
 from .store import explanation_counterfactuals_batch, explanation_store_batch
 
 logger = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ def explanation_drain(*, model_version_id: int, max_batches: int | None = None) 
         explanation_counterfactuals_batch(
             version=version, ids=explained[start : start + settings.EXPLAIN_BATCH_SIZE]
         )
+    if explained and shadows_of(version):
+        counts["shadow"] = shadow_run_batch(version=version, explanation_ids=explained)
     return counts
 
 

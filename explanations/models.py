@@ -70,3 +70,28 @@ class Explanation(models.Model):
         return contributions_labelled(
             schema_of(decision.model_version), decision.features or {}, self.contributions or {}
         )
+
+
+class ShadowDecision(models.Model):
+    """What a candidate version in shadow would have decided, and why, for a live decision of
+    its model's default. Never a decision: nothing reads these rows but the agreement report."""
+
+    decision = models.ForeignKey("decisions.Decision", on_delete=models.CASCADE, related_name="shadow_runs")
+    model_version = models.ForeignKey("decisions.ModelVersion", on_delete=models.PROTECT, related_name="+")
+    score = models.FloatField()
+    outcome = models.CharField(max_length=64)
+    favourable = models.BooleanField(null=True)
+    method = models.CharField(max_length=16)
+    base_value = models.FloatField()
+    # {"feature name": contribution} per original feature of the shadow version's schema.
+    contributions = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["decision", "model_version"], name="one_shadow_run_per_version"),
+        ]
+        indexes = [models.Index(fields=["model_version", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"shadow {self.model_version_id} of {self.decision_id}: {self.outcome}"

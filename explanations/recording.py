@@ -12,10 +12,14 @@ describes; `decision_record` and `decision_record_many` do both for everyone els
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
+from django.db import transaction
+from django.utils import timezone
+
 from audit.events import Actor, EventSpec
-from decisions.models import ApiKey, Decision, IdempotencyRecord
+from decisions.models import ApiKey, Decision, IdempotencyRecord, ModelVersion
 from decisions.recording import DecisionInput, PreparedDecisions, decision_prepare, decision_prepare_one
 from decisions.subject_access import access_url
 
@@ -46,14 +50,25 @@ class Recording:
 
     recorded: list[RecordedDecision]
     events: list[EventSpec]
+    supplied: list[dict | None]
 
 
 def _recording(prepared: PreparedDecisions) -> Recording:
     recorded = [
-        RecordedDecision(d, token)
-        for d, token in zip(prepared.decisions, prepared.access_tokens, strict=True)
+        RecordedDecision(d, token, explanation_status=_first_status(d, supplied))
+        for d, token, supplied in zip(
+            prepared.decisions, prepared.access_tokens, prepared.supplied, strict=True
+        )
     ]
-    return Recording(recorded=recorded, events=prepared.events)
+    return Recording(recorded=recorded, events=prepared.events, supplied=prepared.supplied)
+
+
+def _first_status(decision: Decision, supplied: dict | None) -> str:
+    """Pending, except for an external scorer's decision: its explanation is what the request
+    supplied (done) or nothing (failed), at once."""
+    if decision.model_version.framework != ModelVersion.Framework.EXTERNAL:
+        return Explanation.Status.PENDING
+    return Explanation.Status.DONE if supplied is not None else Explanation.Status.FAILED
 
 
 def recording_prepare(
@@ -74,11 +89,73 @@ def recording_write(
     """Write the decisions, their pending explanations, their audit events and the
     Idempotency-Key's record, all or nothing; queue the explanations after commit."""
     decisions = [r.decision for r in recording.recorded]
-    ids = storage.record_decisions(decisions, recording.events, idempotency)
-    for recorded in recording.recorded:
-        recorded.explanation_id = ids[recorded.decision.pk]
-    enqueue_on_commit(decisions)
+    external = [
+        (recorded, supplied)
+        for recorded, supplied in zip(recording.recorded, recording.supplied, strict=True)
+        if recorded.decision.model_version.framework == ModelVersion.Framework.EXTERNAL
+    ]
+    # The main road is one statement on PostgreSQL; only an external scorer's decisions need a
+    # transaction around it, for their supplied explanations.
+    with transaction.atomic() if external else nullcontext():
+        ids = storage.record_decisions(decisions, recording.events, idempotency)
+        for recorded in recording.recorded:
+            recorded.explanation_id = ids[recorded.decision.pk]
+        if external:
+            explanations_supplied_store(external)
+    enqueue_on_commit([d for d in decisions if d.model_version.framework != ModelVersion.Framework.EXTERNAL])
     return recording.recorded
+
+
+NOT_SUPPLIED = (
+    "The controller's own scoring system decided, and it supplied no per-feature reasons; "
+    "Rationale cannot run that system to compute them."
+)
+
+
+def explanations_supplied_store(external: list[tuple[RecordedDecision, dict | None]]) -> None:
+    """An external scorer's decisions: their explanation is what the controller supplied (its
+    additivity checked when the request was), stored done at once, or failed when nothing was
+    supplied. Nothing is queued for them."""
+    now = timezone.now()
+    rows = Explanation.objects.filter(id__in=[r.explanation_id for r, _ in external]).in_bulk()
+    for recorded, supplied in external:
+        row = rows[recorded.explanation_id]
+        decision = recorded.decision
+        row.started_at = row.finished_at = now
+        if supplied is None:
+            row.status, row.error = Explanation.Status.FAILED, NOT_SUPPLIED
+        else:
+            regression = decision.model_version.output["type"] == "regression"
+            total = supplied["base_value"] + sum(supplied["contributions"].values())
+            row.status = Explanation.Status.DONE
+            row.method = ModelVersion.ExplainerMethod.SUPPLIED
+            row.params = {
+                "source": "supplied by the controller's external scorer",
+                "additivity_checked": True,
+            }
+            row.output_space = "score" if regression else "probability"
+            row.explained_class = decision.model_version.output["class_labels"][-1]
+            row.base_value = supplied["base_value"]
+            row.predicted_value = decision.score
+            row.contributions = supplied["contributions"]
+            row.additivity_error = abs(total - decision.score)
+    Explanation.objects.bulk_update(
+        rows.values(),
+        [
+            "status",
+            "error",
+            "method",
+            "params",
+            "output_space",
+            "explained_class",
+            "base_value",
+            "predicted_value",
+            "contributions",
+            "additivity_error",
+            "started_at",
+            "finished_at",
+        ],
+    )
 
 
 def decision_record(*, item: DecisionInput, actor: Actor, api_key: ApiKey | None = None) -> RecordedDecision:

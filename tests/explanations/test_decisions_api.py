@@ -92,7 +92,10 @@ def test_every_bad_field_is_reported_at_once(integration, credit_version, applic
     assert set(response.json()["errors"]["features"]) == {"age_years", "housing", "purpose"}
 
 
-UNKNOWN = "unknown field; a decision has model, model_version, subject_ref, reference, features"
+UNKNOWN = (
+    "unknown field; a decision has model, model_version, subject_ref, reference, features "
+    "(and score, contributions, base_value for an external scorer)"
+)
 
 
 def test_a_field_that_is_not_a_decisions_is_refused_with_the_other_errors(
@@ -420,10 +423,20 @@ def test_a_model_returning_nan_records_nothing_and_says_so(integration, digits_t
         model.save(path)
         with open(path, "rb") as fh:
             artifact = fh.read()
-    register(digits_trained, version="nan-1", artifact=artifact)
+    rejected = register(digits_trained, version="nan-1", artifact=artifact)
+    assert rejected.status == "rejected"
+    assert rejected.checks["reasons"] == ["output: the model returns NaN or infinity on the background"]
+    # A model may pass on its background and still fail on a live row: the recording path
+    # guards itself. This version's verdict is recorded as passed to reach that path.
+    from audit.services import Actor
+    from decisions.registration import model_version_checked, model_version_set_status
+
+    live = register(digits_trained, version="nan-2", artifact=artifact, checked=False)
+    model_version_checked(version=live, reasons=[], report={}, actor=Actor.system("tests"))
+    model_version_set_status(version=live, status="active", actor=Actor.system("tests"))
     data = {
         "model": "digit-reader",
-        "model_version": "nan-1",
+        "model_version": "nan-2",
         "subject_ref": "d-1",
         "features": digits_trained.sample_rows[0],
     }
