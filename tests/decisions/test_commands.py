@@ -71,8 +71,15 @@ def test_seed_demo_twice_adds_nothing(tmp_path):
         get_user_model().objects.count(),
         AuditEvent.objects.count(),
     )
-    assert counts[:2] == (2, 35)
-    assert set(ModelVersion.objects.values_list("model__name", flat=True)) == {"credit-risk", "digit-reader"}
+    assert counts[:2] == (3, 42)  # 30 + 30 // 4 + 5
+    assert set(ModelVersion.objects.values_list("model__name", flat=True)) == {
+        "credit-risk",
+        "credit-risk-linear",
+        "digit-reader",
+    }
+    # Each passed its sandboxed registration checks and is its model's default.
+    for version in ModelVersion.objects.select_related("model"):
+        assert version.checks["state"] == "passed" and version.model.default_version == version
     key = (tmp_path / "key").read_text()
     call_command("seed_demo", *args)
     assert (

@@ -6,7 +6,7 @@ Safe to run twice: every step checks what is already there and adds nothing the 
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from audit.services import Actor
@@ -15,8 +15,9 @@ from decisions.credentials import secret_hash
 from decisions.models import ApiKey, Decision, ModelVersion
 from decisions.recording import DecisionInput
 from decisions.registration import model_register
-from demo import credit, digits
+from demo import credit, credit_linear, digits
 from explanations.recording import decision_record_many
+from explanations.vetting import model_version_check
 
 ACTOR = Actor.system("seed_demo")
 DEMO_PASSWORD = "rationale-demo"  # noqa: S105 - published demo logins, created only by this command
@@ -42,6 +43,7 @@ class Command(BaseCommand):
         links: list[str] = []
         for module, count, prefix in (
             (credit, options["credit_decisions"], "credit"),
+            (credit_linear, options["credit_decisions"] // 4, "credit-linear"),
             (digits, options["digit_decisions"], "digit"),
         ):
             links += self._load(module, count, prefix)
@@ -86,7 +88,12 @@ class Command(BaseCommand):
             texts=trained.subject_texts,
             explainer=trained.explainer,
             actor=ACTOR,
+            queue_checks=False,
         )
+        # The checks run here, in their sandboxed process: the demo's models decide at once.
+        registered = model_version_check(version_id=registered.pk, actor=ACTOR)
+        if registered.checks["state"] != "passed":
+            raise CommandError(f"{registered} failed its registration checks: {registered.checks['reasons']}")
         self.stdout.write(self.style.SUCCESS(f"registered {registered} ({trained.training.get('metrics')})"))
         return registered
 
