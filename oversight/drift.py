@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Avg, Count, FloatField, IntegerField, Q
+from django.db.models import Avg, Count, FloatField, IntegerField, Max, Min, Q
 from django.db.models.functions import Cast, Floor, Least, TruncDay, TruncMonth, TruncWeek
 
 from decisions.models import Decision, ModelVersion
@@ -75,13 +75,23 @@ def _with_psi(windows: list[Window]) -> list[Window]:
     ]
 
 
+def score_range(version: ModelVersion) -> tuple[float, float]:
+    """The range the score bins span: a probability's 0-1, or for a regression the range of the
+    version's recorded scores (the same bins for every window, so windows compare)."""
+    if version.output.get("type") != "regression":
+        return 0.0, 1.0
+    bounds = Decision.objects.filter(model_version=version).aggregate(low=Min("score"), high=Max("score"))
+    low, high = bounds["low"] or 0.0, bounds["high"] or 0.0
+    return (low, high) if high > low else (low, low + 1.0)
+
+
 def score_distribution(version: ModelVersion, *, window: str = "week") -> Distribution:
     trunc = WINDOWS[window]
+    low, high = score_range(version)
+    scaled = (Cast("score", FloatField()) - low) * (SCORE_BINS / (high - low))
     decisions = Decision.objects.filter(model_version=version).annotate(
         window=trunc("decided_at"),
-        score_bin=Least(
-            Cast(Floor(Cast("score", FloatField()) * SCORE_BINS), IntegerField()), SCORE_BINS - 1
-        ),
+        score_bin=Least(Cast(Floor(scaled), IntegerField()), SCORE_BINS - 1),
     )
     summary = {
         r["window"]: r
@@ -102,7 +112,8 @@ def score_distribution(version: ModelVersion, *, window: str = "week") -> Distri
         )
         for start, row in summary.items()
     ]
-    labels = [f"{i / SCORE_BINS:.1f}-{(i + 1) / SCORE_BINS:.1f}" for i in range(SCORE_BINS)]
+    step = (high - low) / SCORE_BINS
+    labels = [f"{low + i * step:.3g}-{low + (i + 1) * step:.3g}" for i in range(SCORE_BINS)]
     return Distribution("Score", labels, _with_psi(windows))
 
 

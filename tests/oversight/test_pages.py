@@ -67,3 +67,24 @@ def test_timeline_filters_and_pages(recorded, auditor):
     rows = client.get("/audit/events/", {"object_id": str(one.pk)}).context["page"].events
     assert [e.action for e in rows] == [Action.DECISION_RECORDED]
     assert Explanation.objects.filter(status="done").count() == 8
+
+
+def test_a_regression_scores_drift_bins_span_its_scores_not_a_probability(credit_version):
+    from decisions.models import ModelVersion
+    from oversight.drift import score_distribution
+
+    ModelVersion.objects.filter(pk=credit_version.pk).update(
+        output={
+            "type": "regression",
+            "threshold": 600,
+            "favourable_when": "above",
+            "class_labels": ["refused", "approved"],
+        }
+    )
+    version = ModelVersion.objects.get(pk=credit_version.pk)
+    for score in (500.0, 550.0, 600.0, 650.0, 700.0):
+        make_decision(version, features={"age_years": 30}, favourable=score >= 600, score=score)
+    distribution = score_distribution(version)
+    assert distribution.bins[0] == "500-520" and distribution.bins[-1] == "680-700"
+    (window,) = distribution.windows
+    assert window.shares == [0.2, 0, 0.2, 0, 0, 0.2, 0, 0.2, 0, 0.2]
