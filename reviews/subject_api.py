@@ -52,6 +52,10 @@ def subject_decision_body(decision: Decision) -> dict:
         "legal_basis": decision.model_version.legal_basis,
         "contact": decision.model_version.contact,
         "explanation_status": explanation.status if explanation else None,
+        # A regression's score against its cut-off (None for a classifier), and how the reasons
+        # were produced: exactly, estimated, or supplied by the controller's own system.
+        "score": shown["score"],
+        "how_explained": shown["method_sentence"],
         "reasons": [r["text"] for r in shown["reasons"]],
         "data_used": [
             {"feature": r["name"], "label": r["label"], "value": r["value"]} for r in shown["data_rows"]

@@ -277,3 +277,15 @@ def test_scores_are_rounded_at_the_scale_of_their_cut_off():
     assert score_number(23.4, {"threshold": 650}, change=True) == "23"
     with translation.override("de"):
         assert score_number(0.73456, {"threshold": 0.5}) == "0,735"
+
+
+def test_the_subject_api_gives_the_score_against_the_cut_off_and_how_it_was_explained(tree_decision):
+    from rest_framework.test import APIClient
+
+    decision, link, _, _ = tree_decision
+    api = APIClient()
+    api.credentials(HTTP_X_ACCESS_TOKEN=link.strip("/").split("/")[-1])
+    body = api.get("/api/v1/subject/decision/").json()
+    assert body["score"]["threshold"] == "150 points" and body["score"]["above"] == "surcharge"
+    assert body["score"]["value"] == "206 points"
+    assert body["how_explained"].startswith("These reasons were computed exactly from the model")
