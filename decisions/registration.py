@@ -11,6 +11,7 @@ audit event.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -30,6 +31,8 @@ from .predictors.base import favourable_label
 from .schema import FeatureSchema, SchemaError
 
 # What the data subject is told (GDPR Art. 13(2)(f), 14(2)(g), 15(1)(h)).
+logger = logging.getLogger(__name__)
+
 SUBJECT_TEXT_FIELDS = ("controller", "purpose", "significance", "consequences", "legal_basis", "contact")
 CHECK_TASK = "explanations.check_model_version"
 OUTPUT_TYPES = ("binary", "multiclass", "regression")
@@ -169,8 +172,17 @@ def model_register(
         return model_version_checked(version=version_obj, reasons=[], report={"note": note}, actor=actor)
     if queue_checks:
         pk = version_obj.pk
-        transaction.on_commit(lambda: current_app.send_task(CHECK_TASK, kwargs={"model_version_id": pk}))
+        transaction.on_commit(lambda: _queue_checks(pk))
     return version_obj
+
+
+def _queue_checks(version_id: int) -> None:
+    """Publish the checks after commit; with the broker down the version stays pending and the
+    sweeper queues its checks once the broker is back (explanations.sweeper)."""
+    try:
+        current_app.send_task(CHECK_TASK, kwargs={"model_version_id": version_id})
+    except Exception:  # noqa: BLE001 - kombu raises many types for an unreachable broker
+        logger.warning("registration checks of model version %s not queued: broker unavailable", version_id)
 
 
 def _check_choices(framework: str, explainer: str, external: bool) -> None:

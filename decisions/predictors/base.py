@@ -45,8 +45,11 @@ class Predictor:
 def load_background(data: bytes) -> np.ndarray:
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise ArtifactError(f"background is not a .npy array: {exc}") from None
+    except (ValueError, OSError):
+        # numpy's own message suggests loading with allow_pickle: never, for an uploaded file.
+        raise ArtifactError(
+            "background is not a .npy array of numbers (numpy.save of a float array, without pickled objects)"
+        ) from None
     if array.ndim != 2:
         raise ArtifactError("background must be a 2-D array (rows x model columns)")
     return array.astype(np.float64)

@@ -104,7 +104,9 @@ class XGBoostPredictor(Predictor):
         try:
             booster.load_model(bytearray(artifact))
         except xgb.core.XGBoostError as exc:
-            raise ArtifactError(f"not a loadable XGBoost model: {exc}") from None
+            # XGBoost's message carries its C++ stack and source paths: its first line is the news.
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ArtifactError(f"not a loadable XGBoost model: {first[:200]}") from None
         # One thread per call: a web worker predicts one row at a time and parallelism only
         # adds overhead there; workers batch and get their speed from that.
         booster.set_param({"nthread": 1})

@@ -190,3 +190,30 @@ def test_an_unsafe_artifact_is_rejected_with_its_reason_and_nothing_activated(
     assert reason.startswith("artifact: ") and named in reason, reason
     assert "/tmp" not in reason and "Traceback" not in reason
     assert DecisionModel.objects.get(name="tumours").default_version_id is None
+
+
+@pytest.mark.integration
+def test_a_registration_while_the_broker_is_down_is_accepted_and_checked_later(
+    transactional_db, integration, broker, tumours
+):
+    names, X, y = tumours
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 3}, xgb.DMatrix(X, y), 5)
+    files = {
+        "name": "tumours",
+        "version": "1",
+        "framework": "xgboost",
+        "artifact": io.BytesIO(bytes(booster.save_raw("ubj"))),
+        "background": io.BytesIO(_npy(X[:40])),
+        "schema": json.dumps(numeric_schema(names, X)),
+        "output": json.dumps(OUTPUT),
+    }
+    broker.stop()
+    try:
+        response = integration.post("/api/v1/models/", data=files, format="multipart")
+    finally:
+        broker.start()
+    assert response.status_code == 202 and response.json()["checks"]["state"] == "pending"
+    # Its task was never published: once it has waited longer than a check may take, the
+    # sweeper publishes it.
+    ModelVersion.objects.filter(version="1").update(updated_at="2000-01-01T00:00:00Z")
+    assert explanations_sweep()["checks_requeued"] == 1
