@@ -3,6 +3,7 @@
     .venv/bin/python bench/explain.py drain   [--decisions 20000] [--batch-size 256]
     .venv/bin/python bench/explain.py latency [--rate 100] [--duration 30]
     .venv/bin/python bench/explain.py digits  [--images 200]
+    .venv/bin/python bench/explain.py frameworks [--frameworks xgboost,onnx-permutation] [--scale 1]
     .venv/bin/python bench/explain.py all
 
 drain:   N pending credit decisions, one worker drains them (--worker-concurrency processes, 1 by
@@ -16,6 +17,10 @@ latency: gunicorn + one worker; decisions posted open-loop at a fixed rate; per 
 digits:  N digit decisions drained by one worker; time per image in the platform (wall and the
          stored compute_ms) against shap.DeepExplainer called directly on the same images with the
          same background and the same call (ranked_outputs=1).
+frameworks: per framework (a model trained on bundled scikit-learn data), explanations/s of
+         explanation_drain in this process against the same explainer called directly on the
+         same rows, and one decision at a time for the 30-column ONNX model (permutation);
+         see explain_frameworks.py. Its database has no demo models.
 
 Each command creates the benchmark database, starts what it needs, stops it and drops the
 database at the end (--keep-db keeps it). Prints JSON; --out saves it.
@@ -28,6 +33,7 @@ import asyncio
 import json
 import time
 
+import explain_frameworks
 import harness
 import numpy as np
 
@@ -388,7 +394,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("what", choices=["drain", "latency", "digits", "all"])
+    parser.add_argument("what", choices=["drain", "latency", "digits", "frameworks", "all"])
     parser.add_argument("--decisions", type=int, default=20000)
     parser.add_argument("--batch-size", type=int, default=256, help="EXPLAIN_BATCH_SIZE for the worker")
     parser.add_argument("--batch-wait-ms", type=int, default=0, help="EXPLAIN_BATCH_WAIT_MS (latency)")
@@ -407,6 +413,7 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--per-image-sample", type=int, default=20)
+    explain_frameworks.add_arguments(parser)
     parser.add_argument("--reuse-db", action="store_true")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--out")
@@ -414,7 +421,10 @@ def main() -> None:
 
     if not args.reuse_db:
         harness.log(f"creating {harness.DB_NAME}")
-        harness.create_database()
+        if args.what == "frameworks":
+            explain_frameworks.create_database()
+        else:
+            harness.create_database()
     report: dict = {
         "machine": f"{len(__import__('os').sched_getaffinity(0))} cores",
         "host_speed": harness.host_speed(),
@@ -422,12 +432,16 @@ def main() -> None:
     try:
         with harness.stack(harness.redis_server):
             harness.setup_django()
-            what = ["drain", "latency", "digits"] if args.what == "all" else [args.what]
+            what = ["drain", "latency", "digits", "frameworks"] if args.what == "all" else [args.what]
+            benches = {
+                "drain": bench_drain,
+                "latency": bench_latency,
+                "digits": bench_digits,
+                "frameworks": explain_frameworks.bench_frameworks,
+            }
             for name in what:
                 harness.log(f"bench {name}")
-                report[name] = {"drain": bench_drain, "latency": bench_latency, "digits": bench_digits}[name](
-                    args
-                )
+                report[name] = benches[name](args)
                 harness.log(json.dumps(report[name], default=str))
     finally:
         from django.db import connections

@@ -444,4 +444,4 @@ def write_json(path: str | None, data: dict) -> None:
     print(text)
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(text + "\n")
+        Path(path).write_text(text + "\n")
