@@ -9,12 +9,8 @@ from config.errors import ApplicationError, add_service_errors
 
 from .accounts import api_key_revoke
 from .models import ApiKey, Decision, DecisionModel, ModelVersion
-from .registration import (
-    model_register,
-    model_version_promote,
-    model_version_set_shadow,
-    model_version_set_status,
-)
+from .lifecycle import model_version_promote, model_version_set_shadow, model_version_set_status
+from .registration import model_register
 
 
 class ModelVersionRegisterForm(forms.Form):

@@ -8,8 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .auth import IsAuditor, IsCaseworker, IsIntegration, actor_of
+from .lifecycle import model_version_promote, model_version_set_shadow
 from .models import Decision
-from .registration import model_register, model_version_promote, model_version_set_shadow
+from .registration import model_register
 from .registry import model_version_list
 from .serializers import ModelRegisterSerializer, ModelVersionSerializer
 from .subject_access import subject_access_revoke

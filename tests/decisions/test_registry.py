@@ -169,7 +169,7 @@ def test_register_through_command(db, tmp_path, credit_trained):
 def test_a_second_version_leaves_the_default_unchanged_until_promoted(
     credit_version, credit_trained, integration
 ):
-    from decisions.registration import model_version_set_status
+    from decisions.lifecycle import model_version_set_status
     from decisions.registry import resolve_model_version
 
     assert resolve_model_version("credit-risk") == credit_version  # now cached in this process

@@ -17,8 +17,8 @@ from django.test.utils import CaptureQueriesContext
 from audit.services import Actor
 from config.errors import ApplicationError
 from decisions.accounts import api_key_revoke
+from decisions.lifecycle import model_version_promote
 from decisions.models import ApiKey, Decision, ModelVersion
-from decisions.registration import model_version_promote
 from decisions.registry import resolve_model_version
 from tests.conftest import register
 

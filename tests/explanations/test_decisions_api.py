@@ -429,7 +429,8 @@ def test_a_model_returning_nan_records_nothing_and_says_so(integration, digits_t
     # A model may pass on its background and still fail on a live row: the recording path
     # guards itself. This version's verdict is recorded as passed to reach that path.
     from audit.services import Actor
-    from decisions.registration import model_version_checked, model_version_set_status
+    from decisions.lifecycle import model_version_set_status
+    from decisions.registration import model_version_checked
 
     live = register(digits_trained, version="nan-2", artifact=artifact, checked=False)
     model_version_checked(version=live, reasons=[], report={}, actor=Actor.system("tests"))

@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audit.services import Actor
 from config.errors import ApplicationError
+from decisions.lifecycle import model_version_promote, model_version_set_shadow, model_version_set_status
 from decisions.models import ModelVersion
-from decisions.registration import model_version_promote, model_version_set_shadow, model_version_set_status
 
 
 class Command(BaseCommand):
