@@ -8,8 +8,8 @@ from audit.services import Actor
 from config.errors import ApplicationError, add_service_errors
 
 from .accounts import api_key_revoke
-from .models import ApiKey, Decision, DecisionModel, ModelVersion
 from .lifecycle import model_version_promote, model_version_set_shadow, model_version_set_status
+from .models import ApiKey, Decision, DecisionModel, ModelVersion
 from .registration import model_register
 
 
