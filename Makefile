@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Where `make run` keeps the demo's database, broker, keys and links.
+VAR_DIR ?= var
 
 # Python 3.12: python3.12 on PATH if it really runs (a pyenv shim may not), else pyenv's install.
 PYTHON312 := $(shell for c in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
@@ -19,12 +21,12 @@ TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_UR
 	SECRET_KEY=test-secret-key-not-for-production \
 	AUDIT_SIGNING_KEY=dGVzdC1zaWduaW5nLWtleS0zMi1ieXRlcy1sb25nISE= \
 	SECURE_COOKIES=0 RATIONALE_VAR_DIR=$(CURDIR)/var/test
-DEMO_ENV := DEBUG=1 PUBLIC_BASE_URL=http://$(HOST):$(PORT)
+DEMO_ENV := DEBUG=1 PUBLIC_BASE_URL=http://$(HOST):$(PORT) RATIONALE_VAR_DIR=$(abspath $(VAR_DIR))
 
 .PHONY: help venv run migrate migrate-test seed web worker beat test lint format bench clean
 
 help:
-	@echo "make run      - install, migrate, load the demo, start web + worker (SQLite, no servers needed)"
+	@echo "make run      - install, migrate, load the demo, start web + worker + beat (SQLite, no servers needed)"
 	@echo "make test     - the whole test suite (needs PostgreSQL on 127.0.0.1:5432 and Redis on :6379)"
 	@echo "make lint     - ruff, the layers contract (import-linter) and the migrations check"
 	@echo "make worker   - a Celery explanation worker (uses CELERY_BROKER_URL / DATABASE_URL)"
@@ -46,8 +48,12 @@ migrate: venv
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 
 seed: migrate
-	$(DEMO_ENV) $(PY) manage.py seed_demo --api-key-file var/demo-api-key
+	$(DEMO_ENV) $(PY) manage.py seed_demo --api-key-file $(VAR_DIR)/demo-api-key \
+		--links-file $(VAR_DIR)/demo-subject-links.txt
 
+# The web server, a worker and the periodic tasks, started and stopped together by
+# demo/supervise.py: Ctrl-C, or SIGTERM to make's process group, stops each cleanly within 10 s.
+# `exec`, so that no shell sits between make and it to die of the signal first.
 run: seed
 	@$(DEMO_ENV) $(PY) manage.py collectstatic --noinput -v 0
 	@echo ""
@@ -56,15 +62,13 @@ run: seed
 	@echo "                 caseworker: casey / rationale-demo    auditor: audrey / rationale-demo"
 	@echo "                 admin:      admin / rationale-demo"
 	@echo "    API docs:    http://$(HOST):$(PORT)/api/docs/"
-	@echo "    API key:     $$(cat var/demo-api-key)"
-	@echo "    subject links of sample decisions: var/demo-subject-links.txt"
-	@echo "    try:  curl -s -X POST http://$(HOST):$(PORT)/api/v1/decisions/ -H \"Authorization: Api-Key $$(cat var/demo-api-key)\" \\"
+	@echo "    API key:     $$(cat $(VAR_DIR)/demo-api-key)"
+	@echo "    subject links of sample decisions: $(VAR_DIR)/demo-subject-links.txt"
+	@echo "    try:  curl -s -X POST http://$(HOST):$(PORT)/api/v1/decisions/ -H \"Authorization: Api-Key $$(cat $(VAR_DIR)/demo-api-key)\" \\"
 	@echo "            -H 'Content-Type: application/json' -d @bench/sample_decision.json"
+	@echo "    stop:  Ctrl-C"
 	@echo ""
-	@trap 'kill 0' EXIT INT TERM; \
-	$(DEMO_ENV) $(BIN)/celery -A config worker -B -Q cpu,gpu --concurrency 1 --loglevel INFO \
-		-s var/celerybeat-schedule & \
-	$(DEMO_ENV) $(BIN)/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --access-logfile - ; wait
+	@$(DEMO_ENV) exec $(PY) -m demo.supervise --bind $(HOST):$(PORT)
 
 web: venv
 	$(BIN)/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-4}

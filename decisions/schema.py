@@ -13,16 +13,24 @@ A schema is a JSON document::
          "categories": [{"value": "own", "label": "Owns their home"}, ...],
          "encoding": "one_hot", "mutable": false, "protected": false},
         {"name": "image", "label": "Scanned digit", "type": "image", "shape": [8, 8],
-         "minimum": 0, "maximum": 16, "mutable": false, "protected": false}
+         "minimum": 0, "maximum": 16, "mutable": false, "protected": false},
+        {"name": "age_years", "label": "Age", "type": "numeric", "minimum": 18,
+         "protected": true, "monitored": true}
     ]}
 
 An image's shape is [h, w], [h, w, 1] or [h, w, 3] (``channels``: "RGB" or "BGR"); see
 image_features.py.
 
-Model columns follow the features in order: a numeric feature is one column; a categorical
-feature is one column per category (``encoding: one_hot``, columns named ``name=value``) or one
-column holding the category's index (``encoding: ordinal``); an image is its pixels, row-major,
-flattened in (h, w, c) order (``name[i]``).
+A feature marked ``monitored`` is recorded with each decision for the fairness views only: it is
+validated and stored like any other, but it is not a model input, so it has no column, no
+contribution, and is never a reason or a counterfactual. It must be protected (the fairness views
+group only by protected features; anything else would be personal data kept for nothing) and
+numeric or categorical.
+
+Model columns follow the model's inputs (the features not monitored) in order: a numeric feature
+is one column; a categorical feature is one column per category (``encoding: one_hot``, columns
+named ``name=value``) or one column holding the category's index (``encoding: ordinal``); an
+image is its pixels, row-major, flattened in (h, w, c) order (``name[i]``).
 """
 
 from __future__ import annotations
@@ -67,6 +75,7 @@ class Feature:
     encoding: str = ""
     shape: tuple[int, ...] = ()
     channels: str = ""  # a colour image's channel order, "RGB" or "BGR"
+    monitored: bool = False  # recorded for the fairness views only, never a model input
 
     @property
     def width(self) -> int:
@@ -130,6 +139,7 @@ class FeatureSchema:
                 description=str(raw.get("description", "")),
                 mutable=bool(raw.get("mutable", False)),
                 protected=bool(raw.get("protected", False)),
+                monitored=_monitored(name, kind, raw),
             )
             if kind == "numeric":
                 minimum, maximum = raw.get("minimum"), raw.get("maximum")
@@ -171,6 +181,8 @@ class FeatureSchema:
                     features.append(Feature(**common, **image_fields(name, raw)))
                 except ValueError as exc:
                     raise SchemaError(str(exc)) from None
+        if all(f.monitored for f in features):
+            raise SchemaError("schema must declare at least one model input (a feature not monitored)")
         schema = cls(features=tuple(features))
         schema._index.update({f.name: f for f in features})
         return schema
@@ -186,6 +198,8 @@ class FeatureSchema:
                 "mutable": f.mutable,
                 "protected": f.protected,
             }
+            if f.monitored:
+                item["monitored"] = True
             if f.type == "numeric":
                 item.update(minimum=f.minimum, maximum=f.maximum, unit=f.unit, integer=f.integer)
             elif f.type == "categorical":
@@ -198,17 +212,30 @@ class FeatureSchema:
 
     # ----------------------------------------------------------------- lookups
     def __getitem__(self, name: str) -> Feature:
+        """Any declared feature, model input or monitored."""
         return self._index[name]
+
+    @cached_property
+    def inputs(self) -> tuple[Feature, ...]:
+        """The features the model takes, in column order. `features` also holds the monitored
+        ones: a decision sends, and the ledger keeps, every feature."""
+        return tuple(f for f in self.features if not f.monitored)
+
+    @cached_property
+    def monitored(self) -> tuple[Feature, ...]:
+        """The features recorded for the fairness views only."""
+        return tuple(f for f in self.features if f.monitored)
 
     @property
     def names(self) -> list[str]:
-        return [f.name for f in self.features]
+        """The model inputs' names: one contribution each in an explanation."""
+        return [f.name for f in self.inputs]
 
     @property
     def columns(self) -> list[str]:
         """Model input columns, in order."""
         out: list[str] = []
-        for f in self.features:
+        for f in self.inputs:
             if f.type == "categorical" and f.encoding == "one_hot":
                 out.extend(f"{f.name}={c.value}" for c in f.categories)
             elif f.type == "image":
@@ -221,14 +248,14 @@ class FeatureSchema:
     def groups(self) -> list[tuple[str, list[int]]]:
         """(feature name, its column indices): how to report attributions per original feature."""
         out, start = [], 0
-        for f in self.features:
+        for f in self.inputs:
             out.append((f.name, list(range(start, start + f.width))))
             start += f.width
         return out
 
     @property
     def is_image(self) -> bool:
-        return any(f.type == "image" for f in self.features)
+        return any(f.type == "image" for f in self.inputs)
 
     # ----------------------------------------------------------------- validation
     def validate(self, features: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -259,13 +286,13 @@ class FeatureSchema:
     @cached_property
     def width(self) -> int:
         """Number of model columns."""
-        return sum(f.width for f in self.features)
+        return sum(f.width for f in self.inputs)
 
     @cached_property
     def _encoders(self) -> tuple[tuple[str, int, str, Any], ...]:
         """Per feature: (name, first column, how it is encoded, its category positions or width)."""
         out, start = [], 0
-        for f in self.features:
+        for f in self.inputs:
             if f.type == "categorical":
                 out.append((f.name, start, f.encoding, {c.value: i for i, c in enumerate(f.categories)}))
             else:
@@ -274,7 +301,8 @@ class FeatureSchema:
         return tuple(out)
 
     def encode(self, rows: list[dict[str, Any]]) -> np.ndarray:
-        """Encode validated feature dicts into the model's float matrix (n_rows, n_columns)."""
+        """Encode validated feature dicts into the model's float matrix (n_rows, n_columns);
+        monitored features are left out."""
         if len(rows) <= _ROW_BY_ROW_MAX:
             return self._encode_few(rows)
         matrix = np.zeros((len(rows), self.width), dtype=np.float64)
@@ -319,10 +347,10 @@ class FeatureSchema:
         return np.array(flat, dtype=np.float64).reshape(len(rows), width)
 
     def decode_row(self, row: np.ndarray) -> dict[str, Any]:
-        """Inverse of encode for one row (used by counterfactual search)."""
+        """Inverse of encode for one row (used by counterfactual search): the model inputs."""
         out: dict[str, Any] = {}
         start = 0
-        for f in self.features:
+        for f in self.inputs:
             block = row[start : start + f.width]
             if f.type == "numeric":
                 value = float(block[0])
@@ -334,6 +362,22 @@ class FeatureSchema:
                 out[f.name] = block.reshape(f.shape).tolist()
             start += f.width
         return out
+
+
+def _monitored(name: str, kind: str, raw: dict) -> bool:
+    """A feature's `monitored` flag, checked: only a protected numeric or categorical feature may
+    be monitored, since the fairness views are its only use."""
+    monitored = raw.get("monitored", False)
+    if not isinstance(monitored, bool):
+        raise SchemaError(f"{name}: 'monitored' must be true or false")
+    if monitored and not raw.get("protected", False):
+        raise SchemaError(
+            f"{name}: a monitored feature must be protected: it is kept only for the fairness "
+            "views, which group decisions by protected features"
+        )
+    if monitored and kind == "image":
+        raise SchemaError(f"{name}: an image cannot be monitored; only numeric and categorical features can")
+    return monitored
 
 
 # Up to this many rows, FeatureSchema.encode fills a list row by row; beyond, numpy column by column.

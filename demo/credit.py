@@ -1,8 +1,9 @@
 """The `credit-risk` demo: XGBoost on the UCI Statlog German Credit data (see data/README.md).
 
 The model predicts the probability that a loan is repaid as agreed (the CSV's creditability
-"good" is class 1), from the 20 applicant attributes encoded by `FeatureSchema.encode`, so
-serving encodes requests exactly as training did.
+"good" is class 1), from 17 of the 20 applicant attributes encoded by `FeatureSchema.encode`, so
+serving encodes requests exactly as training did. Sex and marital status, age and foreign-worker
+status are not inputs: the schema marks them monitored, recorded for the fairness views only.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def train(seed: int = 0) -> TrainedModel:
     rows, labels = load_applicants()
     X = encode_rows(rows)
     train_idx, test_idx = split_indices(labels, seed)
-    columns = FeatureSchema.from_dict(SCHEMA).columns
+    schema = FeatureSchema.from_dict(SCHEMA)
+    columns = schema.columns
 
     params = {**PARAMS, "seed": seed}
     # No feature names in the booster: the schema's column order is the contract, and serving
@@ -145,6 +147,7 @@ def train(seed: int = 0) -> TrainedModel:
             "metrics": metrics,
             "hyperparameters": {**params, "num_boost_round": N_TREES},
             "n_columns": len(columns),
+            "monitored_not_inputs": [f.name for f in schema.monitored],
             "background": f"{BACKGROUND_ROWS} training rows drawn with seed {seed}",
             "library_versions": {"xgboost": xgb.__version__},
         },

@@ -17,7 +17,8 @@ from .trained import TrainedModel
 
 NAME = "credit-risk-linear"
 VERSION = "1.0.0"
-# Inverse regularisation strength, chosen by 5-fold cross-validated AUC on the training rows.
+# Inverse regularisation strength, by 5-fold cross-validated AUC on the training rows: flat from
+# 0.003 to 0.01 (0.768 to 0.770), falling above.
 C = 0.01
 
 
@@ -29,6 +30,7 @@ def train(seed: int = 0) -> TrainedModel:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
+    schema = FeatureSchema.from_dict(SCHEMA)
     rows, labels = load_applicants()
     X = encode_rows(rows)
     train_idx, test_idx = split_indices(labels, seed)
@@ -60,7 +62,8 @@ def train(seed: int = 0) -> TrainedModel:
             "n_test": int(len(test_idx)),
             "metrics": metrics,
             "hyperparameters": {"C": C, "scaler": "StandardScaler", "max_iter": 2000},
-            "n_columns": len(FeatureSchema.from_dict(SCHEMA).columns),
+            "n_columns": len(schema.columns),
+            "monitored_not_inputs": [f.name for f in schema.monitored],
             "background": f"{BACKGROUND_ROWS} training rows drawn with seed {seed}",
             "library_versions": {"scikit-learn": sklearn.__version__, "skops": skops.__version__},
         },

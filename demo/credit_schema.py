@@ -1,13 +1,16 @@
 """The German Credit data set as the `credit-risk` demo sees it: each attribute's schema entry,
-labelled for an applicant, with where it comes from in the CSV; the output semantics; and what
-the subject is told about the processing. Plain Python."""
+labelled for an applicant, with where it comes from in the CSV (the model's 17 inputs, then the
+3 protected attributes it only monitors); the output semantics; and what the subject is told
+about the processing. Plain Python."""
 
 from __future__ import annotations
 
 _SCALE = "on a scale of 1 to 4"
 
 
-def _numeric(name, column, label, description, minimum, maximum, unit, mutable, protected=False):
+def _numeric(
+    name, column, label, description, minimum, maximum, unit, mutable, protected=False, monitored=False
+):
     return {
         "name": name,
         "csv": column,
@@ -20,10 +23,11 @@ def _numeric(name, column, label, description, minimum, maximum, unit, mutable, 
         "integer": True,
         "mutable": mutable,
         "protected": protected,
+        **({"monitored": True} if monitored else {}),
     }
 
 
-def _categorical(name, column, label, description, categories, mutable, protected=False):
+def _categorical(name, column, label, description, categories, mutable, protected=False, monitored=False):
     """categories: (value code, label a person reads, the exact text in the CSV)."""
     return {
         "name": name,
@@ -35,6 +39,7 @@ def _categorical(name, column, label, description, categories, mutable, protecte
         "categories": [{"value": v, "label": lbl, "csv": raw} for v, lbl, raw in categories],
         "mutable": mutable,
         "protected": protected,
+        **({"monitored": True} if monitored else {}),
     }
 
 
@@ -172,24 +177,6 @@ FEATURES: list[dict] = [
         mutable=True,
     ),
     _categorical(
-        "personal_status_sex",
-        "personal_status_and_sex",
-        "Sex and marital status",
-        "Your sex and marital status as recorded in the application.",
-        [
-            ("male_divorced", "Man, divorced or separated", "male : divorced/separated"),
-            (
-                "female_not_single",
-                "Woman, divorced, separated or married",
-                "female : divorced/separated/married",
-            ),
-            ("male_single", "Man, single", "male : single"),
-            ("male_married", "Man, married or widowed", "male : married/widowed"),
-        ],
-        mutable=False,
-        protected=True,
-    ),
-    _categorical(
         "other_debtors",
         "other_debtors_or_guarantors",
         "Guarantor or co-applicant",
@@ -231,17 +218,6 @@ FEATURES: list[dict] = [
             ("none", "None, or not known", "unknown / no property"),
         ],
         mutable=False,
-    ),
-    _numeric(
-        "age_years",
-        "age_in_years",
-        "Age",
-        "Your age when you applied.",
-        19,
-        75,
-        "years",
-        mutable=False,
-        protected=True,
     ),
     _categorical(
         "other_installment_plans",
@@ -319,6 +295,41 @@ FEATURES: list[dict] = [
         ],
         mutable=True,
     ),
+    # Monitored, not model inputs: recorded with each decision for the fairness views only (the
+    # outcome rates by group, the four-fifths rule). The model never sees them, so they are
+    # never a reason or a counterfactual; no EU lender would decide on sex, marital status, age
+    # or nationality.
+    _categorical(
+        "personal_status_sex",
+        "personal_status_and_sex",
+        "Sex and marital status",
+        "Your sex and marital status as recorded in the application.",
+        [
+            ("male_divorced", "Man, divorced or separated", "male : divorced/separated"),
+            (
+                "female_not_single",
+                "Woman, divorced, separated or married",
+                "female : divorced/separated/married",
+            ),
+            ("male_single", "Man, single", "male : single"),
+            ("male_married", "Man, married or widowed", "male : married/widowed"),
+        ],
+        mutable=False,
+        protected=True,
+        monitored=True,
+    ),
+    _numeric(
+        "age_years",
+        "age_in_years",
+        "Age",
+        "Your age when you applied.",
+        19,
+        75,
+        "years",
+        mutable=False,
+        protected=True,
+        monitored=True,
+    ),
     _categorical(
         "foreign_worker",
         "foreign_worker",
@@ -330,6 +341,7 @@ FEATURES: list[dict] = [
         ],
         mutable=False,
         protected=True,
+        monitored=True,
     ),
 ]
 
@@ -356,7 +368,9 @@ SUBJECT_TEXTS: dict = {
     "purpose": (
         "We use an automated credit assessment to decide loan applications. It estimates how "
         "likely it is that a loan like yours will be repaid as agreed, from the information in "
-        "your application and your history with us."
+        "your application and your history with us. Your sex and marital status, your age and "
+        "whether you are a foreign worker are recorded only to check that applicants are treated "
+        "fairly: the assessment does not use them."
     ),
     "significance": (
         "The assessment decides your application on its own: if the estimated chance of "

@@ -85,7 +85,7 @@ print(json.dumps({
     "exported_contributions": json.loads(lines[0])["explanation"]["contributions"],
     "export_first": json.loads(lines[0])["id"],
     "chain_ok": verify_chain().ok,
-    "names": [f["name"] for f in trained.schema["features"]],
+    "names": [f["name"] for f in trained.schema["features"] if not f.get("monitored")],
 }))
 """
 

@@ -68,8 +68,8 @@ def test_a_multiclass_booster_gives_one_column_per_class():
 
 
 def test_rows_of_the_wrong_width_are_refused_with_the_expected_width(credit_predictor, credit_rows):
-    with pytest.raises(ValueError, match="expected rows of 61 columns, got an array of shape \\(2, 60\\)"):
-        credit_predictor.predict_proba(credit_rows[:2, :60])
+    with pytest.raises(ValueError, match="expected rows of 54 columns, got an array of shape \\(2, 53\\)"):
+        credit_predictor.predict_proba(credit_rows[:2, :53])
 
 
 def test_threads_predicting_at_once_each_get_their_own_rows_results(credit_predictor, credit_rows):

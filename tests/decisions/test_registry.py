@@ -46,7 +46,7 @@ def test_same_version_twice_refused(credit_version, credit_trained):
 
 
 def test_schema_that_does_not_fit_the_model_is_rejected_by_its_checks(db, credit_trained):
-    schema = {"features": credit_trained.schema["features"][:-1]}
+    schema = {"features": credit_trained.schema["features"][1:]}  # the first is a model input
     width = len(FeatureSchema.from_dict(schema).columns)
     version = _register_with(credit_trained, schema=schema, background=credit_trained.background[:, :width])
     assert version.status == ModelVersion.Status.CANDIDATE and version.checks["state"] == "pending"

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
+from decisions.predictors import load_predictor
 from decisions.schema import FeatureSchema
-from demo import credit, digits
+from demo import credit, credit_linear, digits
 
 
 # The trainings come from the session fixtures in tests/conftest.py (credit_trained,
@@ -63,9 +64,9 @@ def test_encoded_csv_rows_match_the_model_columns(credit_model):
     X = schema.encode(clean)
     booster = _booster(credit_model.artifact)
 
-    assert len(schema.columns) == booster.num_features() == X.shape[1] == 61
+    assert len(schema.columns) == booster.num_features() == X.shape[1] == 54
     assert credit_model.background.dtype == np.float64
-    assert credit_model.background.shape == (100, 61)
+    assert credit_model.background.shape == (100, 54)
     # The background rows are encoded training rows, so each one is a row of X.
     assert all((X == row).all(axis=1).any() for row in credit_model.background)
     # The reported test metrics come from the same encoding the platform serves with.
@@ -85,12 +86,30 @@ def test_exactly_the_three_protected_attributes_are_flagged():
     assert not any(schema[name].mutable for name in protected)
 
 
-def test_credit_sample_rows_are_held_out_applicants(credit_model):
-    rows, labels = credit.load_applicants()
-    _, test_idx = credit.split_indices(labels, seed=0)
+PROTECTED = ("personal_status_sex", "age_years", "foreign_worker")
 
-    assert credit_model.sample_rows == [rows[i] for i in test_idx]
-    assert credit_model.output["class_labels"][1] == credit_model.output["favourable_label"]
+
+@pytest.mark.parametrize("module", [credit, credit_linear], ids=["xgboost", "linear"])
+def test_no_protected_attribute_is_a_model_input(module, credit_trained):
+    trained = credit_trained if module is credit else module.train()
+    schema = FeatureSchema.from_dict(trained.schema)
+
+    # Recorded and monitored, never a column of the model.
+    assert [f.name for f in schema.monitored] == list(PROTECTED)
+    assert len(schema.inputs) == 17 and not any(f.protected for f in schema.inputs)
+    assert not [c for c in schema.columns if c.split("=")[0] in PROTECTED]
+    assert trained.training["n_columns"] == len(schema.columns) == trained.background.shape[1] == 54
+    assert trained.training["monitored_not_inputs"] == list(PROTECTED)
+    # So the same application with another sex, age or nationality gets the same score.
+    applicant = trained.sample_rows[0]
+    others = [
+        {**applicant, "personal_status_sex": sex, "age_years": age, "foreign_worker": foreign}
+        for sex, age, foreign in [("female_not_single", 19, "yes"), ("male_married", 75, "no")]
+    ]
+    rows = credit.encode_rows([applicant, *others])
+    assert (rows == rows[0]).all()
+    scores = load_predictor(trained.framework, trained.artifact).predict_proba(rows)[:, 1]
+    assert scores[1] == scores[0] and scores[2] == scores[0]
 
 
 # ---------------------------------------------------------------------------- digits

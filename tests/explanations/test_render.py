@@ -30,11 +30,11 @@ def explained(version, rows, model):
 def test_waterfall_adds_up_from_the_base_value_to_the_result(credit_version, credit_trained):
     [e] = explained(credit_version, credit_trained.sample_rows[:1], "credit-risk")
     steps = waterfall_steps(e.labelled_contributions, e.base_value)
-    assert len(steps) == 9  # eight largest, then "12 other factors together"
+    assert len(steps) == 9  # eight largest, then "9 other factors together"
     assert [s.label for s in steps[:8]] == [
         c["label"] for c in sorted(e.labelled_contributions, key=lambda c: -abs(c["contribution"]))[:8]
     ]
-    assert steps[-1].label == "12 other factors together"
+    assert steps[-1].label == "9 other factors together"
     assert steps[0].start == e.base_value
     for a, b in zip(steps, steps[1:], strict=False):
         assert b.start == pytest.approx(a.end)

@@ -3,11 +3,13 @@
 Safe to run twice: every step checks what is already there and adds nothing the second time.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from audit.services import Actor
 from decisions.accounts import api_key_create, user_create
@@ -15,6 +17,7 @@ from decisions.credentials import secret_hash
 from decisions.models import ApiKey, Decision, ModelVersion
 from decisions.recording import DecisionInput
 from decisions.registration import model_register
+from decisions.schema import FeatureSchema
 from demo import credit, credit_linear, digits
 from explanations.recording import decision_record_many
 from explanations.vetting import model_version_check
@@ -23,6 +26,9 @@ ACTOR = Actor.system("seed_demo")
 DEMO_PASSWORD = "rationale-demo"  # noqa: S105 - published demo logins, created only by this command
 CREDIT_DECISIONS = 200  # the held-out applicants: the model never saw them
 DIGIT_DECISIONS = 40
+# The sample decisions are spread over this many past weeks, so that the drift page has weekly
+# windows to compare.
+SPREAD_WEEKS = 6
 
 
 class Command(BaseCommand):
@@ -67,6 +73,13 @@ class Command(BaseCommand):
         )
         if recorded:
             self.stdout.write(f"{version} and its sample decisions are already loaded")
+            if version.feature_schema != FeatureSchema.from_dict(module.SCHEMA).to_dict():
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"{version} was loaded by an older demo with another schema; to load this "
+                        "one, start from an empty var directory (make clean)"
+                    )
+                )
             return []
         # Training is deterministic and takes seconds; the held-out rows come with it.
         self.stdout.write(f"training {module.NAME}@{module.VERSION} ...")
@@ -110,7 +123,11 @@ class Command(BaseCommand):
             )
             for i, row in enumerate(rows)
         ]
-        recorded = decision_record_many(items=items, actor=ACTOR)
+        # One transaction: the decisions are only ever there already spread, and the worker
+        # is sent their explanations after commit.
+        with transaction.atomic():
+            recorded = decision_record_many(items=items, actor=ACTOR)
+            _spread_over_weeks([r.decision for r in recorded], now=timezone.now())
         self.stdout.write(self.style.SUCCESS(f"recorded {len(recorded)} sample decisions of {version}"))
         return [f"{r.decision.reference} {r.decision.outcome}: {r.subject_access_url}" for r in recorded]
 
@@ -135,3 +152,13 @@ class Command(BaseCommand):
         path.write_text(raw + "\n")
         path.chmod(0o600)
         self.stdout.write(f"demo API key written to {path}")
+
+
+def _spread_over_weeks(decisions: list[Decision], *, now) -> None:
+    """Date the sample decisions evenly over the past SPREAD_WEEKS weeks, oldest first, as if
+    they had come in over that time. Their audit events keep the time they were really
+    recorded: the log says when the demo was loaded."""
+    span = timedelta(weeks=SPREAD_WEEKS)
+    for position, decision in enumerate(decisions):
+        decision.decided_at = now - span * (len(decisions) - 1 - position) / len(decisions)
+    Decision.objects.bulk_update(decisions, ["decided_at"], batch_size=500)
