@@ -162,6 +162,11 @@ class Decision(models.Model):
             # streams rows in order instead of sorting the whole selection on disk.
             models.Index(fields=["decided_at", "id"], name="decision_decided_at_id_idx"),
         ]
+        constraints = [
+            # One outcome in force: a review replaces the decision in force, so the history of a
+            # decision is a line (automated -> human -> human), never a fork of rival outcomes.
+            models.UniqueConstraint(fields=["supersedes"], name="decision_superseded_once"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} {self.outcome}"

@@ -333,9 +333,19 @@ def _predict(checked: list[tuple[ModelVersion, dict]], items: list[DecisionInput
 # ---------------------------------------------------------------------------- human decisions
 def decision_record_human(*, reviewed: Decision, outcome: str, actor: Actor, now: datetime) -> Decision:
     """A person's decision on review, superseding `reviewed`, with its audit event; call it in the
-    review's transaction. The model's score is kept for the record; the outcome is the person's.
-    The subject keeps using the link to the original, so this decision's token is never handed
-    out; its access follows the original's."""
+    review's transaction, holding the lock on the chain's original (reviews.services.casework).
+    The model's score is kept for the record; the outcome is the person's. The subject keeps using
+    the link to the original, so this decision's token is never handed out; its access follows the
+    original's.
+
+    Only the decision in force can be superseded: one replaced already is refused here (and by the
+    `decision_superseded_once` constraint), so a history never forks into rival outcomes."""
+    if Decision.objects.filter(supersedes=reviewed).exists():
+        raise ApplicationError(
+            "decision already replaced",
+            fields={"decision": "a person has changed this outcome already: review the outcome in force"},
+            status_code=409,
+        )
     version = reviewed.model_version
     favourable_label = version.output.get("favourable_label")
     human = Decision.objects.create(

@@ -1,7 +1,7 @@
 """The text of an export: decisions, audit events and the Art. 30 record, as JSON Lines or CSV.
 
 A decision's JSON line is declared once, field by field (DECISION_LINE, EXPLANATION_OBJECT,
-REVIEW_OBJECT). This module writes it from rows read through the ORM; on PostgreSQL
+REVIEW_OBJECT, HUMAN_REVIEW_OBJECT). This module writes it from rows read through the ORM; on PostgreSQL
 oversight.storage has the database build the same line from the same declaration and stream it
 with COPY. Both writers put out the same bytes (a test holds them equal): strings JSON-escaped
 with non-ASCII kept, times as UTC ISO 8601 with microseconds, floats in their shortest
@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import FilteredRelation, Q, TextField
+from django.db.models import FilteredRelation, OuterRef, Q, Subquery, TextField
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
-from reviews.models import ReviewRequest
+from decisions.auth import CASEWORKER
+from decisions.models import Decision
+from reviews.models import CaseAction, ReviewRequest
 
 from .export_filters import ExportFilters, decisions_selected, events_selected
 from .record_of_processing import record_of_processing
@@ -41,7 +44,7 @@ class Field:
 
     key: str
     kind: str  # "id", "text", "number", "time" or "json" (JSON text spliced as stored)
-    column: str  # where PostgreSQL's COPY query reads it (tables d, m, v, e, r: oversight.storage)
+    column: str  # where PostgreSQL's COPY query reads it (tables d, m, v, e, r, h, a: oversight.storage)
     orm: str = ""  # where the ORM reads it (a values_list() name), for the decision's own members
     empty: str = "null"  # the JSON written for NULL (a json column's empty value)
 
@@ -51,6 +54,8 @@ DECISION_LINE = (
     Field("model", "text", "m.name", "model_version__model__name"),
     Field("model_version", "text", "v.version", "model_version__version"),
     Field("kind", "text", "d.kind", "kind"),
+    # A human decision names the decision it replaced (the one in force when it was reviewed).
+    Field("supersedes", "id", "d.supersedes_id", "supersedes_id"),
     Field("subject_ref", "text", "d.subject_ref", "subject_ref"),
     Field("reference", "text", "d.reference", "reference"),
     Field("decided_at", "time", "d.decided_at", "decided_at"),
@@ -82,10 +87,21 @@ REVIEW_OBJECT = (
     Field("closed_at", "time", "r.closed_at", "closed_at"),
     Field("human_decision", "id", "r.human_decision_id", "human_decision_id"),
 )
+# A human decision's review ("human_review": null for the model's own decisions): the request it
+# closed, the reviewer's role (never their name) and their rationale, the controller's record.
+# Reviews closed before the role was recorded were a caseworker's: no one else could decide one.
+HUMAN_REVIEW_OBJECT = (
+    Field("request", "text", "h.reference", "reference"),
+    Field("reviewer_role", "text", "a.data ->> 'role'", "role", empty=f'"{CASEWORKER}"'),
+    Field("rationale", "text", "h.rationale", "rationale"),
+)
+_KIND = next(i for i, f in enumerate(DECISION_LINE) if f.key == "kind")
+HUMAN = Decision.Kind.HUMAN.value
 DECISION_CSV_HEADER = [
     *(f.key for f in DECISION_LINE),
     *(f"explanation_{f.key}" for f in EXPLANATION_OBJECT),
     "reviews",
+    *(f"human_review_{f.key}" for f in HUMAN_REVIEW_OBJECT),
 ]
 
 
@@ -118,14 +134,19 @@ def reviews_json(reviews: list[tuple] | None) -> str:
     return "[" + ",".join(json_object(REVIEW_OBJECT, r) for r in reviews) + "]" if reviews else "[]"
 
 
-def decision_line(row: tuple, reviews: list[tuple] | None) -> str:
-    """One line from a `_decision_rows` row and the decision's reviews."""
+def decision_line(row: tuple, reviews: list[tuple] | None, human_review: tuple | None) -> str:
+    """One line from a `_decision_rows` row, the decision's reviews and, for a human decision,
+    the review that made it."""
     own = json_object(DECISION_LINE, row[: len(DECISION_LINE)])
     explanation_values = row[len(DECISION_LINE) :]
     explanation = (
         "null" if explanation_values[0] is None else json_object(EXPLANATION_OBJECT, explanation_values)
     )
-    return f'{own[:-1]},"explanation":{explanation},"reviews":{reviews_json(reviews)}}}\n'
+    made_by = "null" if human_review is None else json_object(HUMAN_REVIEW_OBJECT, human_review)
+    return (
+        f'{own[:-1]},"explanation":{explanation},"reviews":{reviews_json(reviews)},'
+        f'"human_review":{made_by}}}\n'
+    )
 
 
 # ---------------------------------------------------------------------------- decisions
@@ -156,6 +177,23 @@ def _reviews_by_decision(ids: list) -> dict:
     return out
 
 
+def _human_reviews_by_decision(chunk: tuple[tuple, ...]) -> dict:
+    """The review behind each human decision of one chunk: (request, reviewer role, rationale)."""
+    human = [row[0] for row in chunk if row[_KIND] == HUMAN]
+    if not human:
+        return {}
+    closing = CaseAction.objects.filter(request=OuterRef("pk"), kind=CaseAction.Kind.OVERTURNED).order_by(
+        "-created_at", "-id"
+    )
+    rows = (
+        ReviewRequest.objects.filter(human_decision_id__in=human)
+        .annotate(role=Subquery(closing.annotate(role=KeyTextTransform("role", "data")).values("role")[:1]))
+        .order_by("-id")  # the first request wins, as the COPY query's ORDER BY h.id LIMIT 1
+        .values_list("human_decision_id", *(f.orm for f in HUMAN_REVIEW_OBJECT))
+    )
+    return {decision_id: tuple(values) for decision_id, *values in rows}
+
+
 def _chunks(rows: Iterable[tuple]) -> Iterator[tuple[tuple, ...]]:
     return itertools.batched(rows, CHUNK_ROWS)  # read at call time: tests make chunks small
 
@@ -167,11 +205,12 @@ def decision_lines_jsonl_portable(
     status = len(DECISION_LINE)  # the explanation's first member: None without one
     for chunk in _chunks(_decision_rows(filters, until)):
         reviews = _reviews_by_decision([row[0] for row in chunk])
+        made_by = _human_reviews_by_decision(chunk)
         explained = sum(1 for row in chunk if row[status] is not None)
         if explained:
             counts["explanations"] = counts.get("explanations", 0) + explained
         counts["rows"] = counts.get("rows", 0) + len(chunk)
-        yield "".join(decision_line(row, reviews.get(row[0])) for row in chunk)
+        yield "".join(decision_line(row, reviews.get(row[0]), made_by.get(row[0])) for row in chunk)
 
 
 def decision_lines_csv(filters: ExportFilters, until: datetime | None, counts: dict) -> Iterator[str]:
@@ -181,15 +220,23 @@ def decision_lines_csv(filters: ExportFilters, until: datetime | None, counts: d
     fields = (*DECISION_LINE, *EXPLANATION_OBJECT)
     times = [i for i, f in enumerate(fields) if f.kind == "time"]
     status = len(DECISION_LINE)
+    no_review = (None,) * len(HUMAN_REVIEW_OBJECT)
     for chunk in _chunks(_decision_rows(filters, until)):
         reviews = _reviews_by_decision([row[0] for row in chunk])
+        made_by = _human_reviews_by_decision(chunk)
         for row in chunk:
             row = list(row)
             if row[status] is not None:
                 counts["explanations"] = counts.get("explanations", 0) + 1
             for i in times:
                 row[i] = iso(row[i])
-            writer.writerow([*row, reviews_json(reviews.get(row[0]))])
+            human_review = made_by.get(row[0])
+            if human_review is not None:  # NULL as the JSON line writes it (a field's `empty`)
+                human_review = [
+                    json.loads(f.empty) if v is None else v
+                    for f, v in zip(HUMAN_REVIEW_OBJECT, human_review, strict=True)
+                ]
+            writer.writerow([*row, reviews_json(reviews.get(row[0])), *(human_review or no_review)])
         counts["rows"] = counts.get("rows", 0) + len(chunk)
         yield buffer.getvalue()
         buffer.seek(0)

@@ -26,11 +26,11 @@ from django.db.models import DurationField, ExpressionWrapper, F
 
 from decisions.models import Decision, DecisionModel, ModelVersion
 from explanations.models import Explanation
-from reviews.models import ReviewRequest
+from reviews.models import CaseAction, ReviewRequest
 
 from . import export_lines
 from .export_filters import ExportFilters, versions_selected
-from .export_lines import DECISION_LINE, EXPLANATION_OBJECT, REVIEW_OBJECT, Field, blocks
+from .export_lines import DECISION_LINE, EXPLANATION_OBJECT, HUMAN_REVIEW_OBJECT, REVIEW_OBJECT, Field, blocks
 
 PARALLEL_PARTS = 2  # PostgreSQL backends building one large decisions export (one per core is plenty)
 PARALLEL_MIN_ROWS = 50_000  # below this, one backend is quicker than coordinating several
@@ -53,7 +53,7 @@ def _sql_value(field: Field) -> str:
     if field.kind == "id":
         return f"""coalesce('"' || {column} || '"', 'null')"""
     if field.kind == "text":
-        return f"coalesce(to_json({column})::text, 'null')"
+        return f"coalesce(to_json({column})::text, '{field.empty}')"
     if field.kind == "time":
         # As Python's isoformat(timespec="microseconds") in UTC.
         return (
@@ -86,10 +86,23 @@ def _decisions_copy_sql(where: list[str]) -> str:
         f"FROM {ReviewRequest._meta.db_table} r WHERE r.decision_id = d.id"
     )
     explanation = f"CASE WHEN e.id IS NULL THEN 'null' ELSE {_sql_object(EXPLANATION_OBJECT)} END"
+    # Only a human decision has a review behind it: the request that recorded it (h) and the step
+    # that closed it (a), looked up for those rows alone.
+    closing = (
+        f"SELECT c.id FROM {CaseAction._meta.db_table} c WHERE c.request_id = h.id "  # noqa: S608
+        f"AND c.kind = '{CaseAction.Kind.OVERTURNED.value}' ORDER BY c.created_at DESC, c.id DESC LIMIT 1"
+    )
+    human_review = (
+        f"CASE WHEN d.kind = '{Decision.Kind.HUMAN.value}' THEN coalesce(("  # noqa: S608
+        f"SELECT {_sql_object(HUMAN_REVIEW_OBJECT)} FROM {ReviewRequest._meta.db_table} h "
+        f"LEFT JOIN {CaseAction._meta.db_table} a ON a.id = ({closing}) "
+        "WHERE h.human_decision_id = d.id ORDER BY h.id LIMIT 1), 'null') ELSE 'null' END"
+    )
     line = (
         "concat('{', "
         + ", ".join(_sql_members(DECISION_LINE))
-        + f""", ',"explanation":', {explanation}, ',"reviews":', coalesce(({reviews}), '[]'), '}}')"""
+        + f""", ',"explanation":', {explanation}, ',"reviews":', coalesce(({reviews}), '[]'), """
+        + f"""',"human_review":', {human_review}, '}}')"""
     )
     # Identifiers come from the models' metadata; every value is a parameter.
     sql = (

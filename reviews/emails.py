@@ -1,8 +1,10 @@
 """E-mails to a data subject about their request: receipt, a question, an extension, the outcome.
 
-Sent after commit through Django's mail backend (the console in development). Only subjects who
-gave an address in their request get e-mails, in the language they used. A failure to send is
-logged and never undoes the action: the subject's page always shows the same information.
+Sent after commit through Django's mail backend (the console in development). Only subjects with
+an address on file get e-mails: the one they gave with the request or, failing that, with another
+request about the same decision (so a change of outcome on any request reaches them), in the
+language they used for the request. A failure to send is logged and never undoes the action: the
+subject's page always shows the same information.
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from .history import outcome_history
 from .models import ReviewRequest
+from .selectors import contact_of
 
 logger = logging.getLogger(__name__)
 
 
-def _send(*, request_id: int, template: str, subject: str, link: str) -> bool:
+def _send(*, request_id: int, template: str, subject: str, link: str, context_for=None) -> bool:
     request = ReviewRequest.objects.select_related("decision__model_version").filter(pk=request_id).first()
-    if request is None or not request.contact_email:
+    contact = contact_of(request) if request is not None else None
+    if contact is None:
         return False
     with translation.override(request.language or settings.LANGUAGE_CODE):
         context = {
@@ -31,15 +36,31 @@ def _send(*, request_id: int, template: str, subject: str, link: str) -> bool:
             "decision": request.decision,
             "controller": request.decision.model_version.controller,
             "link": link,
+            **(context_for(request) if context_for is not None else {}),
         }
         body = render_to_string(f"reviews/email/{template}.txt", context)
         subject_line = f"{_(subject)} ({request.reference})"
     try:
-        send_mail(subject_line, body, settings.DEFAULT_FROM_EMAIL, [request.contact_email])
+        send_mail(subject_line, body, settings.DEFAULT_FROM_EMAIL, [contact.contact_email])
     except Exception:  # noqa: BLE001 - any transport failure: logged, the page still tells them
         logger.exception("could not e-mail the subject of request %s", request.reference)
         return False
     return True
+
+
+def _outcome_context(request: ReviewRequest) -> dict:
+    """What this review decided (`step`: from `previous` to `outcome`, or confirmed, with the
+    reviewer's role and reasons) and the outcome that holds now (`in_force`), which a later review
+    may since have changed again (`later`: the steps after this one)."""
+    history = outcome_history(request.decision)
+    steps = history["history"]
+    mine = [i for i, s in enumerate(steps) if s["request"] == request.reference]
+    step = steps[mine[-1]] if mine else None
+    return {
+        "step": step,
+        "in_force": history["in_force"],
+        "later": steps[mine[-1] + 1 :] if mine else [],
+    }
 
 
 # Marked for translation here, translated when sent (in the subject's language).
@@ -62,4 +83,6 @@ def send_extension(*, request_id: int, link: str) -> bool:
 
 
 def send_outcome(*, request_id: int, link: str) -> bool:
-    return _send(request_id=request_id, template="outcome", subject=OUTCOME, link=link)
+    return _send(
+        request_id=request_id, template="outcome", subject=OUTCOME, link=link, context_for=_outcome_context
+    )

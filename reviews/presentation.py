@@ -1,5 +1,5 @@
 """What the subject's page, the subject API and the caseworker's case page show of a decision and
-its explanation."""
+its explanation, and of the outcome in force and how it came to be (reviews.history)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from explanations.counterfactuals import NO_MODEL, has_model_to_search
 from explanations.reasons import is_regression, method_sentence, principal_reasons, score_text
 from explanations.render import image_svgs, runner_up_classes, waterfall_svg
 from explanations.selectors import explanation_current
+
+from .history import earlier_reviews, outcome_history
+from .models import ReviewRequest
 
 PENDING_REFRESH_SECONDS = 5
 
@@ -27,6 +30,7 @@ def data_rows(decision: Decision) -> list[dict]:
             "is_image": f.type == "image",
             "mutable": f.mutable,
             "protected": f.protected,
+            "monitored": f.monitored,
         }
         for f in schema.features
     ]
@@ -69,6 +73,10 @@ def _counterfactuals_shown(cf, version, method: str) -> dict | None:
 
 
 def decision_presentation(decision: Decision) -> dict:
+    """Everything the pages show of `decision` (the original the subject's link opens). Besides the
+    explanation: `in_force` (the Decision whose outcome holds now), `history` (how it came to be,
+    oldest first) and `how_decided` (what templates/reviews/_outcome_history.html says under
+    "How it was decided"); see reviews.history.outcome_history."""
     explanation = explanation_current(decision.pk)
     version = decision.model_version
     context: dict = {
@@ -85,6 +93,7 @@ def decision_presentation(decision: Decision) -> dict:
         "data_rows": data_rows(decision),
         "pending": explanation is not None and explanation.status in ("pending", "running"),
         "refresh_seconds": PENDING_REFRESH_SECONDS,
+        **outcome_history(decision),
     }
     if explanation is not None and explanation.status == "done":
         context["method_sentence"] = method_sentence(explanation.method, version.controller)
@@ -100,3 +109,11 @@ def decision_presentation(decision: Decision) -> dict:
         )
         context["counterfactuals_pending"] = context["counterfactuals"] is None
     return context
+
+
+def case_presentation(case: ReviewRequest) -> dict:
+    """What the caseworker deciding `case` sees besides decision_presentation: `earlier_reviews`,
+    every other review a person decided on the same decision (what was decided, by whom, the
+    rationale, when; `current` marks the one in force), so a later review works on the outcome in
+    force knowing how it came to be."""
+    return {"earlier_reviews": earlier_reviews(case)}

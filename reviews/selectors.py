@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from decisions.auth import CASEWORKER
 from decisions.models import Decision
@@ -11,6 +12,7 @@ from decisions.models import Decision
 from .models import CaseAction, ReviewRequest
 
 QUEUE_STATUSES = ("open", "all", *ReviewRequest.Status.values)
+CLOSED_STATUSES = (ReviewRequest.Status.UPHELD, ReviewRequest.Status.OVERTURNED)
 
 
 def _history() -> Prefetch:
@@ -40,9 +42,12 @@ def review_requests_with_history() -> QuerySet[ReviewRequest]:
 def review_queue(
     *, model: str = "", kind: str = "", status: str = "open", assignee: str = "", user=None
 ) -> QuerySet[ReviewRequest]:
-    """The caseworkers' queue: by due date, earliest first. `assignee` is "me", "none" or a user id."""
-    qs = ReviewRequest.objects.select_related("decision__model_version__model", "assignee").order_by(
-        "due_at", "id"
+    """The caseworkers' queue: by due date, earliest first. `assignee` is "me", "none" or a user id.
+    Each row carries `outcome_in_force`: the outcome its decision has now, after any review."""
+    qs = (
+        ReviewRequest.objects.select_related("decision__model_version__model", "assignee")
+        .annotate(outcome_in_force=outcome_in_force("decision"))
+        .order_by("due_at", "id")
     )
     if status == "open" or not status:
         qs = qs.filter(status__in=ReviewRequest.OPEN_STATUSES)
@@ -84,3 +89,48 @@ def other_requests_of_decision(request: ReviewRequest) -> QuerySet[ReviewRequest
 
 def caseworkers() -> QuerySet:
     return get_user_model().objects.filter(groups__name=CASEWORKER, is_active=True).order_by("username")
+
+
+def outcome_in_force(decision_path: str) -> Coalesce:
+    """An annotation: the outcome in force of the decision at `decision_path` (a path to an
+    original decision from the rows annotated). Every change is a review that closed as
+    overturned with the human decision it recorded; the history being a line, the latest of
+    those holds, and without one the decision's own outcome does."""
+    latest_change = (
+        ReviewRequest.objects.filter(
+            decision_id=OuterRef(f"{decision_path}_id"), status=ReviewRequest.Status.OVERTURNED
+        )
+        .exclude(human_decision=None)
+        .order_by("-human_decision__decided_at", "-id")
+        .values("human_decision__outcome")[:1]
+    )
+    return Coalesce(Subquery(latest_change), F(f"{decision_path}__outcome"))
+
+
+def closed_reviews_of_decision(decision: Decision) -> QuerySet[ReviewRequest]:
+    """The reviews a person decided on this decision (upheld or overturned), in the order they
+    were decided, with their steps and who took them."""
+    return (
+        ReviewRequest.objects.filter(decision=decision, status__in=CLOSED_STATUSES)
+        .select_related("human_decision")
+        .prefetch_related(
+            Prefetch(
+                "actions", queryset=CaseAction.objects.select_related("actor").order_by("created_at", "id")
+            )
+        )
+        .order_by("closed_at", "id")
+    )
+
+
+def contact_of(request: ReviewRequest) -> ReviewRequest | None:
+    """The request whose e-mail address reaches the person about `request`: its own, or else the
+    newest one they gave on another request about the same decision. None when no address is on
+    file (never given, or erased when retention ended)."""
+    if request.contact_email:
+        return request
+    return (
+        ReviewRequest.objects.filter(decision_id=request.decision_id)
+        .exclude(contact_email="")
+        .order_by("-received_at", "-id")
+        .first()
+    )

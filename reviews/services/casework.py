@@ -1,7 +1,9 @@
 """The caseworker's side: take a case, ask the subject, extend the deadline, uphold or overturn.
 
 Every action needs the `caseworker` role and a written rationale where the subject will read one.
-Acting on an unassigned case takes it; acting on someone else's is refused.
+Acting on an unassigned case takes it; acting on someone else's is refused. A decision has one
+outcome in force: uphold and overturn work on it, under a lock on the decision's original, and an
+overturn supersedes exactly that decision.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from ..deadlines import MAX_EXTENSION_MONTHS, add_months
 from ..models import CaseAction, ReviewRequest
 from ..status_links import status_link
 from .steps import MIN_RATIONALE, clean_text, event, lock, notify
+
+# The role a review is decided under, recorded on each decision a person takes (the exports and
+# the subject's page name the role, never the person).
+REVIEWER_ROLE = CASEWORKER
 
 
 def _require_caseworker(user) -> None:
@@ -166,30 +172,72 @@ def review_extend(*, request: ReviewRequest, user, months: int, reason: str) -> 
     return request
 
 
-def review_uphold(*, request: ReviewRequest, user, rationale: str) -> ReviewRequest:
-    """A person confirms the decision, with the reasons the subject will read."""
+def _lock_outcome_in_force(request: ReviewRequest, expected_in_force) -> Decision:
+    """Lock the chain's original and return the decision in force. Every review of the decision
+    locks the same row, so two caseworkers deciding different requests about it take turns, and
+    the second works on the outcome the first left (never on one already replaced).
+
+    `expected_in_force` is the id of the decision in force the caseworker saw when they opened
+    the case (the case page posts it): if another review changed the outcome since, their decision
+    is refused, so that no one contradicts an earlier review without having read it."""
+    original = Decision.objects.select_for_update().get(pk=request.decision_id)
+    in_force = effective_decision(original)
+    if expected_in_force not in (None, "") and str(expected_in_force) != str(in_force.pk):
+        raise ApplicationError(
+            "outcome changed",
+            fields={
+                "in_force": "the outcome in force changed since you opened this case: "
+                "read the earlier review, then decide again"
+            },
+            status_code=409,
+        )
+    return in_force
+
+
+def _earlier_review(in_force: Decision) -> str:
+    """The reference of the review whose human decision is in force ("" for the automated one)."""
+    if in_force.kind != Decision.Kind.HUMAN:
+        return ""
+    return (
+        ReviewRequest.objects.filter(human_decision=in_force).values_list("reference", flat=True).first()
+        or ""
+    )
+
+
+def review_uphold(
+    *, request: ReviewRequest, user, rationale: str, expected_in_force: str | None = None
+) -> ReviewRequest:
+    """A person confirms the outcome in force (the automated one, or a person's after an earlier
+    review), with the reasons the subject will read."""
     _require_caseworker(user)
     rationale = clean_text(rationale, field="rationale", required=True, minimum=MIN_RATIONALE)
     with transaction.atomic():
         request = lock(request)
         _require_open(request)
+        reviewed = _lock_outcome_in_force(request, expected_in_force)
         now = timezone.now()
         _claim_for(request, user, now)
-        reviewed = effective_decision(request.decision)
         request.status = ReviewRequest.Status.UPHELD
         request.rationale = rationale
         request.closed_at = now
         request.save(
             update_fields=["assignee", "assigned_at", "status", "rationale", "closed_at", "updated_at"]
         )
+        earlier = _earlier_review(reviewed)
         CaseAction.objects.create(
             request=request,
             kind=CaseAction.Kind.UPHELD,
             actor=user,
             rationale=rationale,
-            agrees_with_model=reviewed.kind == Decision.Kind.AUTOMATED,
+            # An automation-bias signal only when the outcome confirmed is the model's own.
+            agrees_with_model=True if reviewed.kind == Decision.Kind.AUTOMATED else None,
             seconds_spent=_seconds_since_taken(request, now),
-            data={"outcome": reviewed.outcome, "decision": str(reviewed.pk)},
+            data={
+                "outcome": reviewed.outcome,
+                "decision": str(reviewed.pk),
+                "role": REVIEWER_ROLE,
+                "earlier_review": earlier,
+            },
             created_at=now,
         )
         notify(emails.send_outcome, request, link=status_link(request))
@@ -199,35 +247,44 @@ def review_uphold(*, request: ReviewRequest, user, rationale: str) -> ReviewRequ
                     Actor.user(user),
                     Action.REVIEW_UPHELD,
                     request,
-                    {"outcome": reviewed.outcome, "rationale_sha256": canonical_sha256(rationale)},
+                    {
+                        "outcome": reviewed.outcome,
+                        "decision": str(reviewed.pk),
+                        "role": REVIEWER_ROLE,
+                        "rationale_sha256": canonical_sha256(rationale),
+                    },
                 )
             ]
         )
     return request
 
 
-def review_overturn(*, request: ReviewRequest, user, new_outcome: str, rationale: str) -> ReviewRequest:
-    """A person changes the decision: a new Decision of kind HUMAN supersedes the one reviewed.
+def review_overturn(
+    *, request: ReviewRequest, user, new_outcome: str, rationale: str, expected_in_force: str | None = None
+) -> ReviewRequest:
+    """A person changes the outcome in force: a new Decision of kind HUMAN supersedes the decision
+    in force (the automated one, or a person's after an earlier review), so the history stays one
+    line: automated -> human -> human.
 
-    The ledger keeps both; the subject's link to the original shows the new outcome.
-    """
+    The ledger keeps every step; the subject's link to the original shows the outcome in force."""
     _require_caseworker(user)
     rationale = clean_text(rationale, field="rationale", required=True, minimum=MIN_RATIONALE)
     with transaction.atomic():
         request = lock(request)
         _require_open(request)
-        reviewed = effective_decision(request.decision)
+        reviewed = _lock_outcome_in_force(request, expected_in_force)
         labels = reviewed.model_version.output["class_labels"]
         if new_outcome not in labels:
             raise ApplicationError("unknown outcome", fields={"new_outcome": f"must be one of {labels}"})
         if new_outcome == reviewed.outcome:
             raise ApplicationError(
                 "same outcome",
-                fields={"new_outcome": "that is the current outcome: uphold the decision instead"},
+                fields={"new_outcome": "that is the outcome in force: uphold the decision instead"},
             )
         now = timezone.now()
         _claim_for(request, user, now)
         actor = Actor.user(user)
+        earlier = _earlier_review(reviewed)
         # Its audit event joins the chain here, before the review's own, as it did when both
         # were written together.
         human = decision_record_human(reviewed=reviewed, outcome=new_outcome, actor=actor, now=now)
@@ -253,7 +310,14 @@ def review_overturn(*, request: ReviewRequest, user, new_outcome: str, rationale
             rationale=rationale,
             agrees_with_model=False if reviewed.kind == Decision.Kind.AUTOMATED else None,
             seconds_spent=_seconds_since_taken(request, now),
-            data={"from": reviewed.outcome, "to": new_outcome, "decision": str(human.pk)},
+            data={
+                "from": reviewed.outcome,
+                "to": new_outcome,
+                "decision": str(human.pk),
+                "supersedes": str(reviewed.pk),
+                "role": REVIEWER_ROLE,
+                "earlier_review": earlier,
+            },
             created_at=now,
         )
         notify(emails.send_outcome, request, link=status_link(request))
@@ -267,6 +331,8 @@ def review_overturn(*, request: ReviewRequest, user, new_outcome: str, rationale
                         "from": reviewed.outcome,
                         "to": new_outcome,
                         "human_decision": str(human.pk),
+                        "supersedes": str(reviewed.pk),
+                        "role": REVIEWER_ROLE,
                         "rationale_sha256": canonical_sha256(rationale),
                     },
                 )

@@ -11,6 +11,7 @@ from audit.services import Actor, EventSpec
 from config.errors import ApplicationError
 
 from ..models import ReviewRequest
+from ..selectors import contact_of
 
 MAX_TEXT = 5000
 MIN_RATIONALE = 20  # a written rationale is a few words at least, not "ok"
@@ -27,9 +28,16 @@ def clean_text(value: str | None, *, field: str, required: bool, minimum: int = 
 
 
 def lock(request: ReviewRequest) -> ReviewRequest:
-    """Re-read the request under a row lock: two caseworkers acting at once serialise here."""
+    """Re-read the request under a row lock: two caseworkers acting at once serialise here.
+
+    Only the request's row (`of=self`): locking the joined decision and model version too would
+    hold up every new decision of that version (an insert takes a key-share lock on its version)
+    for as long as a review's transaction runs. Reviews that change the outcome lock the decision
+    themselves (casework._lock_outcome_in_force)."""
     return (
-        ReviewRequest.objects.select_for_update().select_related("decision__model_version").get(pk=request.pk)
+        ReviewRequest.objects.select_for_update(of=("self",))
+        .select_related("decision__model_version")
+        .get(pk=request.pk)
     )
 
 
@@ -44,6 +52,7 @@ def event(actor: Actor, action: str, request: ReviewRequest, data: dict | None =
 
 
 def notify(send, request: ReviewRequest, **kwargs) -> None:
-    """E-mail the subject after commit, if they gave an address."""
-    if request.contact_email:
+    """E-mail the subject after commit, if an address is on file: the one given with this request
+    or, failing that, with another request about the same decision (reviews.selectors.contact_of)."""
+    if contact_of(request) is not None:
         transaction.on_commit(partial(send, request_id=request.pk, **kwargs))

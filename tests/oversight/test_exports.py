@@ -17,6 +17,7 @@ from audit.events import event_hash
 from audit.models import Action, AuditEvent
 from config.errors import ApplicationError
 from decisions.models import Decision
+from decisions.registry import schema_of
 from oversight.exports import export_create, export_path, export_run
 from oversight.models import Export
 from tests.conftest import client_for
@@ -60,7 +61,8 @@ def test_decisions_jsonl_holds_every_selected_decision_once(recorded, auditor):
     assert first["explanation"]["status"] == "done"
     # Numbers keyed by feature; the labels are in the record of processing.
     assert first["explanation"]["contributions"] == stored.explanations.get(is_current=True).contributions
-    assert set(first["explanation"]["contributions"]) == set(stored.features)
+    # Every model input; monitored attributes are recorded but never explained.
+    assert set(first["explanation"]["contributions"]) == set(schema_of(stored.model_version).names)
     assert first["reviews"] == []
 
 
