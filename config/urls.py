@@ -109,5 +109,6 @@ urlpatterns = [
 ]
 
 handler400 = "config.errors.bad_request"
+handler403 = "config.views.permission_denied"
 handler404 = "config.errors.page_not_found"
 handler500 = "config.errors.server_error"

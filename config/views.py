@@ -1,5 +1,5 @@
-"""Liveness and readiness probes for the orchestrator (no authentication, no personal data), and
-the page of a sign-in refused for too many failures."""
+"""Liveness and readiness probes for the orchestrator (no authentication, no personal data), the
+page of a sign-in refused for too many failures, and the 403 page."""
 
 import ipaddress
 
@@ -57,3 +57,10 @@ def signin_client_ip(request) -> str | None:
         return str(ipaddress.ip_address(address))
     except ValueError:
         return None
+
+
+def permission_denied(request, exception):
+    """The 403 page (handler403): in the site's layout, why (the refusal the page gave, such as
+    "This page is for caseworkers.") and what to do. The API never reaches it: DRF answers its own
+    refusals in JSON."""
+    return render(request, "403.html", {"reason": str(exception or "")}, status=403)

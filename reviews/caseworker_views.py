@@ -1,6 +1,6 @@
 """The caseworker's workspace: the review queue, the case page and its actions, and the
-automation-bias signals for supervisors. Sign-in and the `caseworker` group are required; anyone
-else signed in gets 403."""
+automation-bias signals for supervisors. Sign-in and the `caseworker` group are required (the
+signals: a supervisor's rights); anyone else signed in gets the 403 page, which says why."""
 
 from __future__ import annotations
 
@@ -19,22 +19,30 @@ from decisions.auth import AUDITOR, CASEWORKER, has_role, role_required
 from decisions.models import DecisionModel
 from decisions.selectors import effective_decision
 
-from . import automation_bias, deadlines, selectors
-from .forms import AskForm, ExtendForm, OverturnForm, QueueFilterForm, RationaleForm
-from .presentation import decision_presentation
+from . import automation_bias, case_page, deadlines, selectors
+from .caseworker_forms import AskForm, DecideForm, ExtendForm, QueueFilterForm
+from .presentation import case_presentation, decision_presentation
 from .services import casework
 
 FOR_CASEWORKERS = gettext_lazy("This page is for caseworkers.")
-caseworker_required = role_required(lambda user: has_role(user, CASEWORKER), FOR_CASEWORKERS)
-# Supervisors: caseworkers with staff status, and auditors (read-only oversight).
-supervisor_required = role_required(
-    lambda user: has_role(user, AUDITOR) or (has_role(user, CASEWORKER) and user.is_staff), FOR_CASEWORKERS
+FOR_SUPERVISORS = gettext_lazy(
+    "This page is for supervisors: caseworkers with supervisor rights, and auditors."
 )
+
+
+def is_supervisor(user) -> bool:
+    """Caseworkers with staff status, and auditors (read-only oversight)."""
+    return (user.is_staff and has_role(user, CASEWORKER)) or has_role(user, AUDITOR)
+
+
+caseworker_required = role_required(lambda user: has_role(user, CASEWORKER), FOR_CASEWORKERS)
+supervisor_required = role_required(is_supervisor, FOR_SUPERVISORS)
 
 
 @caseworker_required
 def queue(request):
-    """Open requests, earliest due first; overdue ones marked; filters; take a case."""
+    """Open requests, earliest due first, each with the outcome in force; overdue ones marked;
+    filters; take a case."""
     form = QueueFilterForm(
         request.GET or None,
         models=DecisionModel.objects.order_by("name").values_list("name", flat=True),
@@ -54,7 +62,11 @@ def queue(request):
     for row in rows:
         row.overdue = deadlines.is_overdue(row, now)
         row.days_left = deadlines.days_left(row, now)
-    return render(request, "reviews/caseworker_queue.html", {"form": form, "rows": rows, "now": now})
+    return render(
+        request,
+        "reviews/caseworker_queue.html",
+        {"form": form, "rows": rows, "now": now, "can_see_signals": is_supervisor(request.user)},
+    )
 
 
 def _case_or_404(reference: str):
@@ -64,22 +76,38 @@ def _case_or_404(reference: str):
     return found
 
 
+def _decide_form(in_force, data=None, *, overturning: bool = False) -> DecideForm:
+    outcomes = in_force.model_version.output["class_labels"]
+    return DecideForm(data, in_force=in_force.outcome, outcomes=outcomes, overturning=overturning)
+
+
 def _case_context(request, case, **forms) -> dict:
     decision = case.decision
-    current = effective_decision(decision)
-    labels = decision.model_version.output["class_labels"]
     context = decision_presentation(decision)
+    in_force = context["in_force"]
+    decide_form = forms.get("decide_form")
+    if decide_form is None:
+        decide_form = _decide_form(in_force)
+    else:
+        # A refused decision: offer the outcomes against the one in force now, which another
+        # review may have changed meanwhile.
+        decide_form.offer(in_force=in_force.outcome, outcomes=in_force.model_version.output["class_labels"])
+    context.update(case_presentation(case))
     context.update(
         case=case,
-        current=current,
+        current=in_force,
+        statement_scrolls=len(case.statement) > case_page.LONG_STATEMENT,
+        score_line=case_page.score_line(decision),
+        card=case_page.model_card(decision.model_version),
+        explanation_rows=case_page.explanation_rows(context["explanation"], decision.model_version)
+        if context["explanation"] is not None and context["explanation"].status == "done"
+        else [],
         actions=list(case.actions.all()),
         others=list(selectors.other_requests_of_decision(case)),
         overdue=deadlines.is_overdue(case),
         days_left=deadlines.days_left(case),
         can_extend=deadlines.can_extend(case),
-        uphold_form=forms.get("uphold_form") or RationaleForm(prefix="uphold"),
-        overturn_form=forms.get("overturn_form")
-        or OverturnForm(prefix="overturn", outcomes=[o for o in labels if o != current.outcome]),
+        decide_form=decide_form,
         ask_form=forms.get("ask_form") or AskForm(prefix="ask"),
         extend_form=forms.get("extend_form") or ExtendForm(prefix="extend"),
         is_mine=case.assignee_id == request.user.pk,
@@ -89,7 +117,8 @@ def _case_context(request, case, **forms) -> dict:
 
 @caseworker_required
 def case(request, reference: str):
-    """The decision, its inputs and explanation, the model card, the statement and history."""
+    """The request, the person's statement, the outcome in force and the actions first; then the
+    explanation, the data used, the model card and the history."""
     found = _case_or_404(reference)
     audit_record(
         actor=Actor.user(request.user),
@@ -139,16 +168,28 @@ def _act(request, reference: str, *, form_name: str, build_form, perform, done_m
     )
 
 
-@caseworker_required
-@require_POST
-def uphold(request, reference: str):
+def _decide(request, reference: str, *, overturning: bool, perform, done_message: str):
     return _act(
         request,
         reference,
-        form_name="uphold_form",
-        build_form=lambda case: RationaleForm(request.POST, prefix="uphold"),
+        form_name="decide_form",
+        build_form=lambda case: _decide_form(
+            effective_decision(case.decision), request.POST, overturning=overturning
+        ),
+        perform=perform,
+        done_message=done_message,
+    )
+
+
+@caseworker_required
+@require_POST
+def uphold(request, reference: str):
+    return _decide(
+        request,
+        reference,
+        overturning=False,
         perform=lambda case, data: casework.review_uphold(
-            request=case, user=request.user, rationale=data["rationale"]
+            request=case, user=request.user, rationale=data["rationale"], expected_in_force=data["in_force"]
         ),
         done_message=_("Case %(reference)s: decision upheld."),
     )
@@ -157,17 +198,16 @@ def uphold(request, reference: str):
 @caseworker_required
 @require_POST
 def overturn(request, reference: str):
-    def build(case):
-        labels = case.decision.model_version.output["class_labels"]
-        return OverturnForm(request.POST, prefix="overturn", outcomes=labels)
-
-    return _act(
+    return _decide(
         request,
         reference,
-        form_name="overturn_form",
-        build_form=build,
+        overturning=True,
         perform=lambda case, data: casework.review_overturn(
-            request=case, user=request.user, new_outcome=data["new_outcome"], rationale=data["rationale"]
+            request=case,
+            user=request.user,
+            new_outcome=data["new_outcome"],
+            rationale=data["rationale"],
+            expected_in_force=data["in_force"],
         ),
         done_message=_("Case %(reference)s: decision overturned; the new decision is recorded."),
     )
@@ -184,7 +224,7 @@ def ask(request, reference: str):
         perform=lambda case, data: casework.review_request_information(
             request=case, user=request.user, question=data["question"]
         ),
-        done_message=_("Case %(reference)s: your question was sent to the subject."),
+        done_message=_("Case %(reference)s: your question was sent to the person."),
     )
 
 

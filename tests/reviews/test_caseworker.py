@@ -70,7 +70,7 @@ def test_pages_refuse_anonymous_auditors_and_users_without_a_role(client, cases,
 @pytest.mark.parametrize("action", ACTIONS)
 def test_actions_refuse_everyone_but_caseworkers(client, cases, auditor, nobody, action):
     url = f"/cases/{cases[0].reference}/{action}/"
-    body = {"uphold-rationale": RATIONALE}
+    body = {"overturn-rationale": RATIONALE}
     assert client.post(url, body).status_code == 302
     assert client_for(auditor).post(url, body).status_code == 403
     assert client_for(nobody).post(url, body).status_code == 403
@@ -127,8 +127,9 @@ def test_the_queue_makes_a_fixed_number_of_queries(
     open_requests(decide(credit_version, credit_trained.sample_rows[:n]))
     client = client_for(caseworker)
     client.get("/cases/")  # warm the session
-    # session + user + groups (role check) + groups (nav) + models + caseworkers + the queue
-    with django_assert_num_queries(7):
+    # session + user + groups (role check) + groups (nav) + groups (supervisor: the signals link)
+    # + models + caseworkers + the queue
+    with django_assert_num_queries(8):
         response = client.get("/cases/")
     assert response.status_code == 200 and response.content.decode().count('href="/cases/R-') == n
 
@@ -142,10 +143,10 @@ def test_take_then_the_case_page_shows_everything(cases, caseworker):
     page = text_of(client.get(taken["Location"]))
     decision = cases[0].decision
     assert "Statement number 0" in page and decision.subject_ref in page and str(decision.pk) in page
-    assert 'class="waterfall"' in page and 'class="data-used"' in page
-    assert decision.model_version.artifact_sha256 in page and "test_auc" in page  # the model card
-    assert "Case taken by a reviewer" in page and "casey" in page  # history
-    assert 'name="uphold-rationale"' in page and 'name="overturn-new_outcome"' in page
+    assert 'class="waterfall"' in page and 'class="data-used' in page
+    assert decision.model_version.artifact_sha256 in page and "Area under the ROC curve" in page  # model card
+    assert "Case taken" in page and "casey" in page  # history
+    assert 'name="overturn-rationale"' in page and 'name="overturn-new_outcome"' in page
     assert 'name="ask-question"' in page and 'name="extend-months"' in page
     viewed = AuditEvent.objects.get(action=Action.DECISION_CASE_VIEWED)
     assert viewed.object_id == str(decision.pk) and viewed.actor_id == str(caseworker.pk)
@@ -155,14 +156,15 @@ def test_every_action_needs_a_written_rationale(cases, caseworker):
     client = client_for(caseworker)
     ref = cases[0].reference
     for action, body in [
-        ("uphold", {"uphold-rationale": "fine"}),
+        ("uphold", {"overturn-rationale": "fine"}),
         ("overturn", {"overturn-new_outcome": "approved", "overturn-rationale": ""}),
         ("ask", {"ask-question": "?"}),
         ("extend", {"extend-months": "1", "extend-reason": ""}),
     ]:
         response = client.post(f"/cases/{ref}/{action}/", body)
         assert response.status_code == 400, action
-        assert 'class="error" role="alert"' in response.content.decode()
+        page = response.content.decode()
+        assert 'class="error-summary" role="alert"' in page and 'class="error-message" id="id_' in page
     cases[0].refresh_from_db()
     assert cases[0].status == "received" and cases[0].extension_months == 0
     assert not AuditEvent.objects.filter(object_type="review_request").exclude(action=Action.REVIEW_REQUESTED)
@@ -188,7 +190,8 @@ def test_the_actions_through_the_pages_each_leave_an_audit_event(cases, casework
     )
     assert overturned.status_code == 302
     assert (
-        client.post(f"/cases/{second.reference}/uphold/", {"uphold-rationale": RATIONALE}).status_code == 302
+        client.post(f"/cases/{second.reference}/uphold/", {"overturn-rationale": RATIONALE}).status_code
+        == 302
     )
     first.refresh_from_db()
     second.refresh_from_db()
@@ -212,7 +215,7 @@ def test_the_actions_through_the_pages_each_leave_an_audit_event(cases, casework
     ]
     assert AuditEvent.objects.filter(action=Action.REVIEW_UPHELD, object_id=str(second.pk)).exists()
     closed = text_of(client.get(f"/cases/{first.reference}/"))
-    assert "Outcome of the review" in closed and 'name="uphold-rationale"' not in closed
+    assert "Outcome of this review" in closed and 'name="overturn-rationale"' not in closed
 
 
 def test_signals_page_lists_reviewers(cases, caseworker, auditor):

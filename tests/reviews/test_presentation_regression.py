@@ -258,10 +258,10 @@ def test_the_caseworker_sees_the_score_the_cut_off_and_the_method(tree_decision,
         statement="My blood pressure was measured wrongly.",
     )
     page = page_text(client_for(caseworker).get(f"/cases/{case.reference}/"))
-    assert "(score 206 points; cut-off 150 points, at or above it “surcharge”)" in page
+    assert "score 206 points; cut-off 150 points, at or above it “surcharge”" in page
     assert "What the score measures" in page and "Expected progression index after one year" in page
-    assert "These reasons were computed exactly from the model's decision trees" in page
-    assert "This raised your score by" in page
+    assert "TreeSHAP (computed exactly)" in page
+    assert "raised the score by" in page
 
 
 def test_scores_are_rounded_at_the_scale_of_their_cut_off():
