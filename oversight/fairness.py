@@ -4,31 +4,39 @@ and the share of SHAP attribution carried by protected features.
 
 Groups come from the features the schema marks `protected`: a categorical feature groups by its
 categories; a numeric one by bands (age: under 25, 25-34, 35-49, 50 and over; anything else four
-equal-width bands of its declared range). Only decisions whose inputs are still held count:
-retention erases the features that place a decision in a group.
+equal-width bands of its declared range). Only the model's own (automated) decisions whose
+inputs are still held count: a person's decision on review is not the model's, and retention
+erases the features that place a decision in a group. A protected attribute counts whether the
+model takes it as an input or only records it for monitoring.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Case, CharField, Count, FloatField, Q, Value, When
+from django.db.models import Case, CharField, Count, FloatField, Q, QuerySet, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
+from django.utils.translation import gettext as _
 
 from decisions.models import Decision, ModelVersion
+from decisions.predictors.base import favourable_label
 from decisions.registry import schema_of
 from decisions.schema import Feature
 from explanations.models import Explanation
 
 FOUR_FIFTHS = 0.8
 SMALL_GROUP = 30  # below this a group's rate is too noisy to read much into
-AGE_BANDS: tuple[tuple[float | None, float | None, str], ...] = (
-    (None, 25, "under 25"),
-    (25, 35, "25-34"),
-    (35, 50, "35-49"),
-    (50, None, "50 and over"),
-)
+UNKNOWN = "unknown"  # the group of a decision whose value is missing
+AGE_EDGES = (25, 35, 50)
+
+
+@dataclass(frozen=True)
+class Band:
+    low: float | None
+    high: float | None  # exclusive
+    key: str  # what the database groups by; stable, so figures compare across languages
+    label: str
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ class AttributeFairness:
     groups: list[GroupRate]
     most_favoured: str | None
     min_impact_ratio: float | None
+    monitored: bool = False  # recorded for the fairness views only, not a model input
 
     @property
     def flagged(self) -> bool:
@@ -74,25 +83,42 @@ class AttributionShare:
         return self.protected_abs / self.total_abs if self.total_abs else None
 
 
-def bands_for(feature: Feature) -> tuple[tuple[float | None, float | None, str], ...]:
+def model_decisions(version: ModelVersion) -> QuerySet[Decision]:
+    """The decisions the model took itself: the figures of a model are of these alone."""
+    return Decision.objects.filter(model_version=version, kind=Decision.Kind.AUTOMATED)
+
+
+def has_favourable(version: ModelVersion) -> bool:
+    """Whether the version names a favourable outcome (a multiclass reader may name none)."""
+    return favourable_label(version.output) is not None
+
+
+def bands_for(feature: Feature) -> tuple[Band, ...]:
     if feature.name.startswith("age") or feature.name.endswith("_age"):
-        return AGE_BANDS
-    low, high = feature.minimum, feature.maximum
-    if low is None or high is None or high <= low:
-        return ((None, None, "all"),)
-    step = (high - low) / 4
-    edges = [low + step * i for i in range(1, 4)]
-    out: list[tuple[float | None, float | None, str]] = []
+        edges: list[float] = list(AGE_EDGES)
+        whole = True  # ages are whole years: 25 to 34, not 25 to under 35
+    else:
+        low, high = feature.minimum, feature.maximum
+        if low is None or high is None or high <= low:
+            return (Band(None, None, "all", _("all")),)
+        step = (high - low) / 4
+        edges = [low + step * i for i in range(1, 4)]
+        whole = False
+    out: list[Band] = []
     previous: float | None = None
     for edge in [*edges, None]:
-        label = (
-            f"under {edge:g}"
-            if previous is None
-            else f"{previous:g} and over"
-            if edge is None
-            else f"{previous:g} to under {edge:g}"
-        )
-        out.append((previous, edge, label))
+        if previous is None:
+            key, label = f"under {edge:g}", _("under %(edge)s") % {"edge": f"{edge:g}"}
+        elif edge is None:
+            key, label = f"{previous:g} and over", _("%(edge)s and over") % {"edge": f"{previous:g}"}
+        elif whole:
+            values = {"low": f"{previous:g}", "high": f"{edge - 1:g}"}
+            key, label = "{low}-{high}".format(**values), _("%(low)s to %(high)s") % values
+        else:
+            values = {"low": f"{previous:g}", "high": f"{edge:g}"}
+            key = "{low} to under {high}".format(**values)
+            label = _("%(low)s to under %(high)s") % values
+        out.append(Band(previous, edge, key, label))
         previous = edge
     return tuple(out)
 
@@ -103,42 +129,44 @@ def group_expression(feature: Feature):
         return key
     number = Cast(key, FloatField())
     whens = []
-    for low, high, label in bands_for(feature):
+    for band in bands_for(feature):
         condition = Q()
-        if low is not None:
-            condition &= Q(grp_number__gte=low)
-        if high is not None:
-            condition &= Q(grp_number__lt=high)
-        whens.append(When(condition, then=Value(label)))
-    return number, Case(*whens, default=Value("unknown"), output_field=CharField())
+        if band.low is not None:
+            condition &= Q(grp_number__gte=band.low)
+        if band.high is not None:
+            condition &= Q(grp_number__lt=band.high)
+        whens.append(When(condition, then=Value(band.key)))
+    return number, Case(*whens, default=Value(UNKNOWN), output_field=CharField())
 
 
 def group_rates(version: ModelVersion, feature: Feature) -> AttributeFairness:
-    decisions = Decision.objects.filter(model_version=version, personal_data_erased_at__isnull=True)
+    decisions = model_decisions(version).filter(personal_data_erased_at__isnull=True)
     expression = group_expression(feature)
     if isinstance(expression, tuple):
         number, bands = expression
         decisions = decisions.annotate(grp_number=number).annotate(grp=bands)
-        order = [label for _, _, label in bands_for(feature)]
-        labels = {label: label for label in order}
+        order = [band.key for band in bands_for(feature)]
+        labels = {band.key: band.label for band in bands_for(feature)}
     else:
         decisions = decisions.annotate(grp=expression)
         order = [c.value for c in feature.categories]
         labels = {c.value: c.label for c in feature.categories}
     rows = {
-        r["grp"]: r
+        UNKNOWN if r["grp"] is None else r["grp"]: r
         for r in decisions.values("grp")
         .annotate(n=Count("id"), favourable=Count("id", filter=Q(favourable=True)))
         .order_by("grp")
     }
-    order += sorted(str(g) for g in rows if g not in labels)
+    labels[UNKNOWN] = _("not recorded")
+    order += sorted(str(g) for g in rows if g not in order)
     raw = []
     for value in order:
         row = rows.get(value)
         n = row["n"] if row else 0
         favourable = row["favourable"] if row else 0
         raw.append((value, labels.get(value, str(value)), n, favourable, favourable / n if n else None))
-    rated = [r for r in raw if r[4] is not None]
+    # A decision without the value is in no group to compare: it is shown, never the reference.
+    rated = [r for r in raw if r[4] is not None and r[0] != UNKNOWN]
     best = max(rated, key=lambda r: r[4]) if rated else None
     groups = [
         GroupRate(
@@ -147,7 +175,9 @@ def group_rates(version: ModelVersion, feature: Feature) -> AttributeFairness:
             n=n,
             favourable=favourable,
             rate=rate,
-            impact_ratio=(rate / best[4]) if rate is not None and best and best[4] else None,
+            impact_ratio=(rate / best[4])
+            if rate is not None and best and best[4] and value != UNKNOWN
+            else None,
         )
         for value, label, n, favourable, rate in raw
     ]
@@ -158,6 +188,7 @@ def group_rates(version: ModelVersion, feature: Feature) -> AttributeFairness:
         groups=groups,
         most_favoured=best[1] if best else None,
         min_impact_ratio=min(ratios) if ratios else None,
+        monitored=feature.monitored,
     )
 
 
@@ -196,12 +227,23 @@ def attribution_share(version: ModelVersion) -> AttributionShare:
 
 def fairness_report(version: ModelVersion) -> dict:
     attributes = fairness_by_group(version)
+    share = attribution_share(version)
     return {
-        "decisions_with_data": Decision.objects.filter(
-            model_version=version, personal_data_erased_at__isnull=True
-        ).count(),
+        "has_favourable": has_favourable(version),
+        "decisions_with_data": model_decisions(version).filter(personal_data_erased_at__isnull=True).count(),
         "attributes": attributes,
-        "attribution": attribution_share(version),
+        "attribution": share,
+        # Every protected attribute, by its label; one the model only monitors is no input, so no
+        # explanation attributes anything to it.
+        "attribution_rows": [
+            {
+                "feature": f.name,
+                "label": f.label,
+                "share": share.by_feature.get(f.name),
+                "monitored": f.monitored,
+            }
+            for f in protected_features(version)
+        ],
         "four_fifths": FOUR_FIFTHS,
         "small_group": SMALL_GROUP,
     }

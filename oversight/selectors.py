@@ -1,21 +1,28 @@
 """Read paths of the auditor's workspace: compliance statistics per model version, the event
-timeline, exports. Aggregates run in the database; nothing here loads a table into memory."""
+timeline, exports. Aggregates run in the database; nothing here loads a table into memory.
+
+A model's figures are of the decisions it took itself (automated); a person's decision on review
+is counted apart, with how often it changed the outcome it replaced."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from audit.models import AuditEvent, Checkpoint
-from decisions.models import Decision, ModelVersion
+from decisions.auth import ROLES
+from decisions.models import ApiKey, Decision, ModelVersion
 from explanations.models import Explanation
 from explanations.selectors import global_importance
 from reviews.models import ReviewRequest
 
 from . import storage
+from .event_display import Entry, Names, entry_of
+from .fairness import has_favourable, model_decisions
 from .models import Export
 
 TIMELINE_PAGE = 50
@@ -25,7 +32,10 @@ def model_versions() -> QuerySet[ModelVersion]:
     return (
         ModelVersion.objects.select_related("model")
         .defer("artifact", "background")
-        .annotate(n_decisions=Count("decisions"))
+        .annotate(
+            n_decisions=Count("decisions", filter=Q(decisions__kind=Decision.Kind.AUTOMATED)),
+            n_human=Count("decisions", filter=Q(decisions__kind=Decision.Kind.HUMAN)),
+        )
         .order_by("model__name", "-created_at")
     )
 
@@ -39,19 +49,38 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 def outcome_rates(version: ModelVersion) -> dict:
+    """The model's own decisions by outcome. A version that names no favourable outcome (a
+    multiclass reader) has no favourable count: None, not 0."""
     rows = (
-        Decision.objects.filter(model_version=version)
+        model_decisions(version)
         .values("outcome")
         .annotate(n=Count("id"), favourable=Count("id", filter=Q(favourable=True)))
         .order_by("outcome")
     )
     total = sum(r["n"] for r in rows)
-    favourable = sum(r["favourable"] for r in rows)
+    favourable = sum(r["favourable"] for r in rows) if has_favourable(version) else None
     return {
         "decisions": total,
+        "has_favourable": favourable is not None,
         "favourable": favourable,
-        "favourable_rate": _rate(favourable, total),
+        "favourable_rate": None if favourable is None else _rate(favourable, total),
         "outcomes": [{"outcome": r["outcome"], "n": r["n"], "rate": _rate(r["n"], total)} for r in rows],
+    }
+
+
+def human_decisions(version: ModelVersion) -> dict:
+    """Decisions people took on review: how many, and how often they changed the outcome of the
+    decision they replaced."""
+    human = Decision.objects.filter(model_version=version, kind=Decision.Kind.HUMAN)
+    changed = Q(supersedes__isnull=False) & ~Q(outcome=F("supersedes__outcome"))
+    counts = human.aggregate(total=Count("id"), changed=Count("id", filter=changed))
+    rows = human.values("outcome").annotate(n=Count("id")).order_by("outcome")
+    return {
+        "decisions": counts["total"],
+        "changed": counts["changed"],
+        "kept": counts["total"] - counts["changed"],
+        "changed_rate": _rate(counts["changed"], counts["total"]),
+        "outcomes": [{"outcome": r["outcome"], "n": r["n"]} for r in rows],
     }
 
 
@@ -111,6 +140,7 @@ def version_overview(version: ModelVersion) -> dict:
         "version": version.version,
         "retention_days": version.retention_days,
         "outcomes": outcomes,
+        "human": human_decisions(version),
         "explanations": explanation_coverage(version, outcomes["decisions"]),
         "reviews": review_statistics(version, outcomes["decisions"]),
         "importance": global_importance(version.pk),
@@ -125,6 +155,45 @@ def version_overview(version: ModelVersion) -> dict:
 class TimelinePage:
     events: list[AuditEvent]
     older_than: int | None  # pass as `before` for the next page
+
+    @property
+    def entries(self) -> list[Entry]:
+        """The events in words: actors by name and role, data as labelled fields."""
+        names = event_names(self.events)
+        return [entry_of(e, names) for e in self.events]
+
+
+def _role(user) -> str:
+    if user.is_superuser:
+        return "administrator"
+    return next((g.name for g in user.groups.all() if g.name in ROLES), "")
+
+
+def event_names(events: list[AuditEvent]) -> Names:
+    """The users, API keys and model versions a page of events names, in one query each."""
+    ids: dict[str, set[int]] = {"user": set(), "api_key": set(), "model_version": set()}
+    for e in events:
+        if e.actor_type in ("user", "api_key") and e.actor_id.isdigit():
+            ids[e.actor_type].add(int(e.actor_id))
+        if e.object_type in ids and e.object_id.isdigit():
+            ids[e.object_type].add(int(e.object_id))
+        version = e.data.get("model_version") if isinstance(e.data, dict) else None
+        if isinstance(version, int) or (isinstance(version, str) and version.isdigit()):
+            ids["model_version"].add(int(version))
+    users = (
+        get_user_model().objects.filter(pk__in=ids["user"]).prefetch_related("groups") if ids["user"] else []
+    )
+    keys = ApiKey.objects.filter(pk__in=ids["api_key"]).values_list("pk", "name") if ids["api_key"] else []
+    versions = (
+        ModelVersion.objects.filter(pk__in=ids["model_version"]).values_list("pk", "model__name", "version")
+        if ids["model_version"]
+        else []
+    )
+    return Names(
+        users={str(u.pk): (u.get_username(), _role(u)) for u in users},
+        api_keys={str(pk): name for pk, name in keys},
+        model_versions={str(pk): f"{model}@{version}" for pk, model, version in versions},
+    )
 
 
 def event_timeline(
@@ -169,3 +238,34 @@ def export_list(user) -> QuerySet[Export]:
 
 def export_get(pk) -> Export | None:
     return Export.objects.select_related("requested_by").filter(pk=pk).first()
+
+
+def event_entry(event: AuditEvent) -> Entry:
+    return entry_of(event, event_names([event]))
+
+
+@dataclass(frozen=True)
+class ExportFilterOptions:
+    models: list[str]
+    versions: list[tuple[str, str]]  # (model, version), newest first within a model
+    outcomes: list[tuple[str, list[str]]]  # (outcome, the models that can decide it)
+
+
+def export_filter_options() -> ExportFilterOptions:
+    """What an export can be narrowed to: the registered models, their versions and the
+    outcomes their versions can decide, in one query."""
+    rows = ModelVersion.objects.order_by("model__name", "-created_at").values_list(
+        "model__name", "version", "output"
+    )
+    models: list[str] = []
+    versions: list[tuple[str, str]] = []
+    outcomes: dict[str, list[str]] = {}
+    for model, version, output in rows:
+        if model not in models:
+            models.append(model)
+        versions.append((model, version))
+        for label in (output or {}).get("class_labels") or []:
+            deciders = outcomes.setdefault(str(label), [])
+            if model not in deciders:
+                deciders.append(model)
+    return ExportFilterOptions(models, versions, sorted(outcomes.items()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.chain import verify_chain
@@ -16,7 +17,8 @@ from audit.models import AuditEvent
 from config.errors import ApplicationError, add_service_errors
 from decisions.auth import AUDITOR, has_role, role_required
 
-from . import drift, exports, fairness, selectors
+from . import charts, drift, exports, fairness, selectors
+from .event_display import Names, fields_of
 from .export_filters import parse_when
 from .forms import ExportForm, TimelineFilterForm
 from .manifest import manifest_text
@@ -27,6 +29,18 @@ CONTENT_TYPES = {
     Export.Format.CSV: "text/csv; charset=utf-8",
 }
 
+
+EXPLANATION_STATUS = {
+    "pending": gettext_lazy("pending"),
+    "running": gettext_lazy("running"),
+    "done": gettext_lazy("done"),
+    "failed": gettext_lazy("failed"),
+}
+REQUEST_KINDS = {
+    "view": gettext_lazy("point of view"),
+    "contest": gettext_lazy("contest"),
+    "human_intervention": gettext_lazy("a person to decide"),
+}
 
 auditor_required = role_required(lambda user: has_role(user, AUDITOR), "auditors only")
 
@@ -49,16 +63,19 @@ def index(request):
 def overview(request, pk: int):
     version = _version_or_404(pk)
     stats = selectors.version_overview(version)
-    importance = stats["importance"]["features"]
-    peak = importance[0]["mean_abs_contribution"] if importance else 0
-    bars = [
-        {**item, "width": 300 * item["mean_abs_contribution"] / peak if peak else 0, "y": i * 22}
-        for i, item in enumerate(importance)
-    ]
+    importance = charts.importance_chart(stats["importance"]["features"], chart_id="importance-chart")
+    by_status = stats["explanations"]["by_status"]
+    by_kind = (stats["reviews"] or {}).get("by_kind", {})
     return render(
         request,
         "oversight/overview.html",
-        {"version": version, "stats": stats, "importance_bars": bars, "importance_height": 22 * len(bars)},
+        {
+            "version": version,
+            "stats": stats,
+            "importance_chart": importance,
+            "status_rows": [(str(EXPLANATION_STATUS.get(k, k)), n) for k, n in by_status.items()],
+            "kind_rows": [(str(REQUEST_KINDS.get(k, k)), n) for k, n in by_kind.items()],
+        },
     )
 
 
@@ -66,8 +83,13 @@ def overview(request, pk: int):
 @auditor_required
 def fairness_page(request, pk: int):
     version = _version_or_404(pk)
+    report = fairness.fairness_report(version)
+    attributes = [
+        (a, charts.fairness_chart(a, four_fifths=report["four_fifths"], chart_id=f"fairness-{a.feature}"))
+        for a in report["attributes"]
+    ]
     return render(
-        request, "oversight/fairness.html", {"version": version, "report": fairness.fairness_report(version)}
+        request, "oversight/fairness.html", {"version": version, "report": report, "attributes": attributes}
     )
 
 
@@ -75,9 +97,9 @@ def fairness_page(request, pk: int):
 @auditor_required
 def drift_page(request, pk: int):
     version = _version_or_404(pk)
-    window = request.GET.get("window", "week")
+    window = request.GET.get("window")
     if window not in drift.WINDOWS:
-        window = "week"
+        window = drift.default_window(version)
     features = drift.drift_features(version)
     chosen = next(
         (f for f in features if f.name == request.GET.get("feature")), features[0] if features else None
@@ -90,13 +112,12 @@ def drift_page(request, pk: int):
         {
             "version": version,
             "window": window,
-            "windows": list(drift.WINDOWS),
+            "window_label": drift.WINDOW_LABELS[window],
+            "windows": list(drift.WINDOW_LABELS.items()),
             "features": features,
             "chosen": chosen,
-            "score": drift.svg_rows(score),
-            "feature": drift.svg_rows(feature) if feature else None,
-            "score_bins": score.bins,
-            "feature_bins": feature.bins if feature else [],
+            "score": charts.drift_figure(score, window, chart_id="score-chart"),
+            "feature": charts.drift_figure(feature, window, chart_id="feature-chart") if feature else None,
         },
     )
 
@@ -123,7 +144,9 @@ def timeline(request):
         query["before"] = page.older_than
         older_query = query.urlencode()
     return render(
-        request, "oversight/timeline.html", {"form": form, "page": page, "older_query": older_query}
+        request,
+        "oversight/timeline.html",
+        {"form": form, "page": page, "entries": page.entries, "older_query": older_query},
     )
 
 
@@ -135,7 +158,12 @@ def verify(request):
     return render(
         request,
         "oversight/verify.html",
-        {"result": result, "bad_event": bad_event, "latest_checkpoint": selectors.latest_checkpoint()},
+        {
+            "result": result,
+            "bad_event": bad_event,
+            "bad_entry": selectors.event_entry(bad_event) if bad_event else None,
+            "latest_checkpoint": selectors.latest_checkpoint(),
+        },
     )
 
 
@@ -181,7 +209,10 @@ def export_detail(request, pk):
     if export is None:
         raise Http404("no such export")
     refresh = export.status in (Export.Status.PENDING, Export.Status.RUNNING)
-    return render(request, "oversight/export_detail.html", {"export": export, "refresh": refresh})
+    filters = fields_of(export.filters, Names())
+    return render(
+        request, "oversight/export_detail.html", {"export": export, "refresh": refresh, "filters": filters}
+    )
 
 
 @require_GET
