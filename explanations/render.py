@@ -22,8 +22,10 @@ from decisions.image_features import pixel_map, rgb_pixels
 from decisions.registry import predictor_for, schema_of
 
 from .reasons import in_score_units, score_text
+from .render_narrow import NarrowChart, NarrowRow, narrow_svg
 
 MAX_BARS = 8
+WIDE_WIDTH = 700  # px: the wide waterfall's width, drawn at its own size (rationale.css)
 TOWARD = "#1f5fa8"  # blue: toward the positive class / the decided class
 AGAINST = "#b4420b"  # orange: against it (both pass 4.5:1 on white)
 INK = "#1d2430"
@@ -77,8 +79,11 @@ def waterfall_steps(contributions: list[dict], base_value: float, max_bars: int 
 
 def waterfall_svg(explanation, decision, *, chart_id: str = "why-chart") -> dict:
     """The explanation as a waterfall: where the model starts (the average case) and how each of
-    the person's values moved it to the result. Returns {"svg": SafeString, "rows": [...], ...}
-    where rows are the text alternative the template shows as a table."""
+    the person's values moved it to the result. Returns {"svg": SafeString, "svg_narrow":
+    SafeString, "rows": [...], ...}: `svg` is laid out for a column at least WIDE_WIDTH px wide and
+    drawn at its own size (never scaled down, which would shrink its text), `svg_narrow` for any
+    narrower column (explanations.render_narrow); the stylesheet shows the one that fits. `rows`
+    are the text alternative the template shows as a table."""
     output = decision.model_version.output
     positive = output["class_labels"][1] if output["type"] == "binary" else decision.outcome
     # A regression explained in its score is drawn and told in the score's units.
@@ -102,7 +107,7 @@ def waterfall_svg(explanation, decision, *, chart_id: str = "why-chart") -> dict
     low, high = low - pad, high + pad
 
     label_w, plot_w, row_h, top = 300, 380, 30, 34
-    width = label_w + plot_w + 20
+    width = WIDE_WIDTH
     n_rows = len(steps) + 2
     height = top + n_rows * row_h + 34
 
@@ -125,7 +130,8 @@ def waterfall_svg(explanation, decision, *, chart_id: str = "why-chart") -> dict
         away_text, toward_text = _("← lowered the score"), _("raised the score →")
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="waterfall" viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" aria-labelledby="{title_id} {desc_id}" focusable="false">',
+        f'width="{width}" height="{height}" role="img" aria-labelledby="{title_id} {desc_id}" '
+        'focusable="false">',
         f'<title id="{title_id}">{escape(_("How each of your details moved the result"))}</title>',
         f'<desc id="{desc_id}">{escape(desc)}</desc>',
         f'<text x="{label_w}" y="18" font-size="13" fill="{MUTED}">'
@@ -151,7 +157,7 @@ def waterfall_svg(explanation, decision, *, chart_id: str = "why-chart") -> dict
         )
         if sub:
             out += (
-                f'<text x="{label_w - 8}" y="{y + 11:.1f}" font-size="11" fill="{MUTED}" '
+                f'<text x="{label_w - 8}" y="{y + 11:.1f}" font-size="12" fill="{MUTED}" '
                 f'text-anchor="end">{escape(_truncate(sub, 46))}</text>'
             )
         return out
@@ -204,8 +210,25 @@ def waterfall_svg(explanation, decision, *, chart_id: str = "why-chart") -> dict
         }
         for s in steps
     ]
+    narrow = NarrowChart(
+        chart_id=f"{chart_id}-narrow",
+        title=_("How each of your details moved the result"),
+        desc=desc,
+        away=away_text % {"positive": positive},
+        toward=toward_text % {"positive": positive},
+        rows=(
+            NarrowRow(_("Where the model starts"), start=explanation.base_value, marker=start_text),
+            *(NarrowRow(s.label, s.value, s.start, s.end) for s in steps),
+            NarrowRow(_("Your result"), start=final, marker=end_text),
+        ),
+        low=low,
+        high=high,
+        threshold=threshold,
+        threshold_label=(_("cut-off") if units else _("decision line")) if threshold is not None else "",
+    )
     return {
         "svg": mark_safe("".join(parts)),  # noqa: S308 - every text above is escaped
+        "svg_narrow": mark_safe(narrow_svg(narrow, toward=TOWARD, against=AGAINST, ink=INK, muted=MUTED)),  # noqa: S308 - escaped there
         "rows": rows,
         "start_probability": start_p,
         "end_probability": end_p,

@@ -1,5 +1,5 @@
-"""Forms of the subject's portal and the caseworker's workspace. They validate input; services
-decide (an ApplicationError from a service becomes form errors through
+"""Forms of the subject's portal (the caseworker's are in caseworker_forms.py). They validate
+input; services decide (an ApplicationError from a service becomes form errors through
 `config.errors.add_service_errors`)."""
 
 from __future__ import annotations
@@ -8,9 +8,11 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .models import ReviewRequest
-from .services.steps import MAX_TEXT, MIN_RATIONALE
+from .services.steps import MAX_TEXT
 
 TEXTAREA = {"rows": 6, "maxlength": MAX_TEXT}
+# The person's forms say what to do about an error, in the field's own terms (GOV.UK's pattern).
+TOO_LONG = _("Write %(limit_value)s characters or fewer (you wrote %(show_value)s)")
 
 
 def _email_field() -> forms.EmailField:
@@ -18,20 +20,49 @@ def _email_field() -> forms.EmailField:
         label=_("Your e-mail address (optional)"),
         help_text=_("If you give it, we e-mail you when we receive your request and when we answer."),
         required=False,
+        error_messages={"invalid": _("Enter an e-mail address in the right format, like name@example.com")},
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
     )
 
 
-class ViewRequestForm(forms.Form):
-    statement = forms.CharField(
-        label=_("Your point of view"),
-        help_text=_("Tell us anything you think we should know about your situation."),
+def _statement(label, *, help_text="", missing=None) -> forms.CharField:
+    """A text the person writes; required when `missing` says what to do if it is left empty."""
+    messages = {"max_length": TOO_LONG}
+    if missing:
+        messages["required"] = missing
+    return forms.CharField(
+        label=label,
+        help_text=help_text,
+        required=missing is not None,
         max_length=MAX_TEXT,
         widget=forms.Textarea(attrs=TEXTAREA),
+        error_messages=messages,
+    )
+
+
+class SubjectForm(forms.Form):
+    """A request form of the person's; `reading` gives hints that fit a decision that read
+    something (a digit on a form) rather than decided an application."""
+
+    reading_help_texts: dict = {}
+
+    def __init__(self, *args, reading: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if reading:
+            for name, text in self.reading_help_texts.items():
+                self.fields[name].help_text = text
+
+
+class ViewRequestForm(SubjectForm):
+    statement = _statement(
+        _("Your point of view"),
+        help_text=_("Tell us anything you think we should know about your situation."),
+        missing=_("Write your point of view"),
     )
     contact_email = _email_field()
 
 
-class ContestRequestForm(forms.Form):
+class ContestRequestForm(SubjectForm):
     grounds = forms.ChoiceField(
         label=_("Why do you contest the decision?"),
         choices=[
@@ -41,23 +72,24 @@ class ContestRequestForm(forms.Form):
             (ReviewRequest.Grounds.OTHER, _("Another reason")),
         ],
         widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose why you contest the decision"),
+            "invalid_choice": _("Choose one of the reasons listed"),
+        },
     )
-    statement = forms.CharField(
-        label=_("Explain in your own words"),
+    statement = _statement(
+        _("Explain in your own words"),
         help_text=_("If some data is wrong, say which and what it should be."),
-        max_length=MAX_TEXT,
-        widget=forms.Textarea(attrs=TEXTAREA),
+        missing=_("Explain why you contest the decision"),
     )
     contact_email = _email_field()
+    reading_help_texts = {
+        "statement": _("If you think it was misread, say what it should have been read as.")
+    }
 
 
-class HumanInterventionForm(forms.Form):
-    statement = forms.CharField(
-        label=_("Anything you want the person to know (optional)"),
-        required=False,
-        max_length=MAX_TEXT,
-        widget=forms.Textarea(attrs=TEXTAREA),
-    )
+class HumanInterventionForm(SubjectForm):
+    statement = _statement(_("Anything you want the person to know (optional)"))
     contact_email = _email_field()
 
 
@@ -69,78 +101,4 @@ REQUEST_FORMS = {
 
 
 class ReplyForm(forms.Form):
-    statement = forms.CharField(
-        label=_("Your answer"), max_length=MAX_TEXT, widget=forms.Textarea(attrs=TEXTAREA)
-    )
-
-
-# ---------------------------------------------------------------------------- caseworker
-class QueueFilterForm(forms.Form):
-    model = forms.ChoiceField(label=_("Model"), required=False)
-    kind = forms.ChoiceField(label=_("Kind"), required=False)
-    status = forms.ChoiceField(label=_("Status"), required=False)
-    assignee = forms.ChoiceField(label=_("Assignee"), required=False)
-
-    def __init__(self, *args, models=(), caseworkers=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["model"].choices = [("", _("All models"))] + [(m, m) for m in models]
-        self.fields["kind"].choices = [("", _("All kinds"))] + [
-            (ReviewRequest.Kind.VIEW, _("Point of view")),
-            (ReviewRequest.Kind.CONTEST, _("Contest")),
-            (ReviewRequest.Kind.HUMAN_INTERVENTION, _("Human intervention")),
-        ]
-        self.fields["status"].choices = [
-            ("open", _("Open")),
-            ("all", _("All")),
-            (ReviewRequest.Status.RECEIVED, _("Received")),
-            (ReviewRequest.Status.IN_REVIEW, _("Being reviewed")),
-            (ReviewRequest.Status.INFO_REQUESTED, _("Waiting for the subject")),
-            (ReviewRequest.Status.UPHELD, _("Upheld")),
-            (ReviewRequest.Status.OVERTURNED, _("Overturned")),
-        ]
-        self.fields["assignee"].choices = [
-            ("", _("Anyone")),
-            ("me", _("Me")),
-            ("none", _("Nobody yet")),
-        ] + [(str(u.pk), u.get_username()) for u in caseworkers]
-
-
-class RationaleForm(forms.Form):
-    rationale = forms.CharField(
-        label=_("Your reasons (the subject will read them)"),
-        min_length=MIN_RATIONALE,
-        max_length=MAX_TEXT,
-        widget=forms.Textarea(attrs={"rows": 5, "maxlength": MAX_TEXT}),
-    )
-
-
-class OverturnForm(RationaleForm):
-    new_outcome = forms.ChoiceField(label=_("New outcome"))
-
-    def __init__(self, *args, outcomes=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["new_outcome"].choices = [(o, o) for o in outcomes]
-        self.order_fields(["new_outcome", "rationale"])
-
-
-class AskForm(forms.Form):
-    question = forms.CharField(
-        label=_("What do you need from the subject?"),
-        min_length=MIN_RATIONALE,
-        max_length=MAX_TEXT,
-        widget=forms.Textarea(attrs={"rows": 4, "maxlength": MAX_TEXT}),
-    )
-
-
-class ExtendForm(forms.Form):
-    months = forms.TypedChoiceField(
-        label=_("Extend by"),
-        coerce=int,
-        choices=[(1, _("one month")), (2, _("two months"))],
-    )
-    reason = forms.CharField(
-        label=_("Why more time is necessary (the subject will read this)"),
-        min_length=MIN_RATIONALE,
-        max_length=MAX_TEXT,
-        widget=forms.Textarea(attrs={"rows": 4, "maxlength": MAX_TEXT}),
-    )
+    statement = _statement(_("Your answer"), missing=_("Write your answer"))

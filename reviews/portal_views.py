@@ -21,6 +21,7 @@ from audit.models import Action
 from audit.services import Actor, audit_record
 from config.errors import ApplicationError, add_service_errors
 from decisions.models import Decision
+from decisions.registry import schema_of
 from decisions.selectors import effective_decision
 from decisions.subject_access import (
     BAD_TOKEN_WINDOW_SECONDS,
@@ -86,6 +87,21 @@ def _record_view(decision: Decision, page: str, **data) -> None:
     )
 
 
+def decision_reading(decision: Decision) -> dict | None:
+    """For a decision that reads something rather than grants or refuses it (an image model
+    choosing among classes none of which is favourable: a digit on a form), what was read and
+    how sure the model was, so the pages say "read as 1, with 97% confidence", not "Outcome: 1",
+    and requests speak of checking the reading, not of an application. None for other decisions."""
+    version = decision.model_version
+    output = version.output
+    if output["type"] != "multiclass" or output.get("favourable_label") is not None:
+        return None
+    image = next((f for f in schema_of(version).features if f.type == "image"), None)
+    if image is None:
+        return None
+    return {"label": image.label, "outcome": decision.outcome, "confidence": decision.score}
+
+
 # ---------------------------------------------------------------------------- pages
 @subject_page
 def subject_decision(request, decision: Decision, token: str):
@@ -98,6 +114,7 @@ def subject_decision(request, decision: Decision, token: str):
         current=current if current.pk != decision.pk else None,
         requests=list(review_requests_of_decision(decision)),
         kinds=ReviewRequest.Kind,
+        reading=decision_reading(decision),
     )
     return render(request, "reviews/subject_decision.html", context)
 
@@ -108,8 +125,8 @@ def subject_request_new(request, decision: Decision, token: str, kind: str):
     """Express my view, contest, or ask for a person: a form, then a confirmation page."""
     if kind not in REQUEST_FORMS:
         return _refused(request, 404)
-    form_class = REQUEST_FORMS[kind]
-    form = form_class(request.POST or None)
+    reading = decision_reading(decision)
+    form = REQUEST_FORMS[kind](request.POST or None, reading=reading is not None)
     if request.method == "POST" and form.is_valid():
         try:
             created = review_request_create(
@@ -129,7 +146,14 @@ def subject_request_new(request, decision: Decision, token: str, kind: str):
     return render(
         request,
         "reviews/subject_request_form.html",
-        {"decision": decision, "version": decision.model_version, "token": token, "kind": kind, "form": form},
+        {
+            "decision": decision,
+            "version": decision.model_version,
+            "token": token,
+            "kind": kind,
+            "form": form,
+            "reading": reading,
+        },
         status=400 if request.method == "POST" else 200,
     )
 
@@ -188,6 +212,7 @@ def _request_context(found: ReviewRequest, *, token: str | None, new: bool = Fal
         "req": found,
         "token": token,
         "new": new,
+        "reading": decision_reading(decision),
         "actions": [a for a in found.actions.all() if a.kind != "taken"],
         "reply_form": ReplyForm() if found.status == ReviewRequest.Status.INFO_REQUESTED and token else None,
     }

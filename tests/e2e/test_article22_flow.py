@@ -178,7 +178,8 @@ def test_subject_contests_caseworker_overturns_subject_reads_the_outcome(
     shot(page, "subject-decision-reviewed")
     audit_page.goto(link)
     assert axe_violations(audit_page) == []
-    page.get_by_role("link", name=request.reference).click()
+    # The request is linked from the outcome's history too; this is the one under "Your requests".
+    page.get_by_role("link", name=request.reference).first.click()
     assert "Decision changed" in page.locator("dl.facts").inner_text()
     assert page.locator("blockquote.rationale").inner_text().strip() == RATIONALE
     shot(page, "subject-request-outcome")

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.template.loader import render_to_string
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -83,7 +84,7 @@ def test_the_decision_page_explains_in_plain_language(client, mine_and_theirs, c
     from decisions.schema import FeatureSchema
 
     schema = FeatureSchema.from_dict(mine.decision.model_version.feature_schema)
-    table = re.search(r'<table class="data-used">(.*?)</table>', page).group(1)
+    table = re.search(r'<table class="data-used[^"]*">(.*?)</table>', page).group(1)
     for feature in schema.features:
         assert feature.label in table
         assert feature.display_value(credit_trained.sample_rows[0][feature.name]) in table
@@ -197,7 +198,7 @@ def test_contest_from_the_page_is_confirmed_with_reference_and_due_date(client, 
     assert form.status_code == 200 and 'name="grounds"' in form.content.decode()
     assert '<label for="id_statement">' in form.content.decode()
     invalid = client.post(path(mine, "ask/contest/"), {"statement": "Wrong savings."})
-    assert invalid.status_code == 400 and "This field is required." in invalid.content.decode()
+    assert invalid.status_code == 400 and "Choose why you contest the decision" in invalid.content.decode()
     assert not ReviewRequest.objects.exists()
     sent = client.post(
         path(mine, "ask/contest/"),
@@ -244,6 +245,92 @@ def test_the_signed_status_link_opens_that_request_only(client, mine_and_theirs,
     assert client.get(link[:-3] + "zz/").status_code == 404
     subject_access.subject_access_revoke(decision=mine.decision, actor=Actor.system("tests"))
     assert client.get(link).status_code == 404
+
+
+GERMAN_MONTHS = "Januar Februar März April Mai Juni Juli August September Oktober November Dezember".split()
+
+
+def test_dates_are_written_in_the_persons_language(client, mine_and_theirs):
+    mine = mine_and_theirs[0]
+    request = requests.review_request_create(decision=mine.decision, kind="human_intervention")
+    decided, due = mine.decision.decided_at, request.due_at
+    german = text_of(client.get(path(mine), HTTP_ACCEPT_LANGUAGE="de"))
+    assert f"{decided.day}. {GERMAN_MONTHS[decided.month - 1]} {decided.year}, {decided:%H:%M} UTC" in german
+    assert f"{due.day}. {GERMAN_MONTHS[due.month - 1]} {due.year}" in german
+    english = text_of(client.get(path(mine), HTTP_ACCEPT_LANGUAGE="en"))
+    assert f"{decided.day} {decided:%B %Y, %H:%M} UTC" in english and f"{due.day} {due:%B %Y}" in english
+    status = text_of(client.get(path(mine, f"requests/{request.reference}/"), HTTP_ACCEPT_LANGUAGE="de"))
+    assert f"<dd>{due.day}. {GERMAN_MONTHS[due.month - 1]} {due.year}</dd>" in status
+
+
+def test_a_form_reading_is_told_as_what_was_read(client, digits_version, digits_trained):
+    items = [DecisionInput(model="digit-reader", features=digits_trained.sample_rows[0], subject_ref="form")]
+    [read] = decision_record_many(items=items, actor=Actor.system("tests"))
+    explanation_drain(model_version_id=digits_version.pk)
+    digit, confidence = read.decision.outcome, read.decision.score
+    shown = "more than 99%" if confidence >= 0.995 else f"{round(confidence * 100)}%"
+    page = text_of(client.get(path(read))).replace("&ldquo;", "“").replace("&rdquo;", "”")
+    assert f'<p class="outcome">Read as: <strong>{digit}</strong></p>' in page
+    assert f"The image “Scanned digit” was read as “{digit}”, with {shown} confidence." in page
+    main = re.sub(r"<[^>]+>", "", page.split("<main", 1)[1])
+    assert "Outcome:" not in main and "probability" not in main and "application" not in main
+    assert "Ask a person to check what was read" in page and "Contest what was read" in page
+    ask = text_of(client.get(path(read, "ask/human_intervention/")))
+    assert "<h1>Ask a person to check what was read</h1>" in ask and "application" not in ask
+    assert f"About the reading “{digit}”" in ask.replace("&ldquo;", "“").replace("&rdquo;", "”")
+    contest = text_of(client.get(path(read, "ask/contest/")))
+    assert "<h1>Contest what was read</h1>" in contest
+    assert "If you think it was misread, say what it should have been read as." in contest
+    requests.review_request_create(decision=read.decision, kind="human_intervention")
+    assert "A person to check what was read" in text_of(client.get(path(read)))
+    german = client.get(path(read), HTTP_ACCEPT_LANGUAGE="de").content.decode()  # keeps the no-break space
+    shown_de = "mehr als 99\xa0%" if confidence >= 0.995 else f"{round(confidence * 100)}\xa0%"
+    assert f"mit {shown_de} Sicherheit" in german
+
+
+def test_a_credit_decision_still_speaks_of_deciding(client, mine_and_theirs):
+    page = text_of(client.get(path(mine_and_theirs[0])))
+    assert f"Outcome: <strong>{mine_and_theirs[0].decision.outcome}</strong>" in page
+    assert "Read as" not in page and "Ask for a person to decide" in page
+
+
+def test_form_errors_are_summarised_and_tied_to_their_fields(client, mine_and_theirs):
+    page = text_of(client.post(path(mine_and_theirs[0], "ask/contest/"), {"contact_email": "not-an-address"}))
+    assert "<title>Error: Contest" in page
+    summary = re.search(r'<div class="error-summary" role="alert"(.*?)</div>', page).group(1)
+    assert re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary) == [
+        ("id_grounds_0", "Choose why you contest the decision"),
+        ("id_statement", "Explain why you contest the decision"),
+        ("id_contact_email", "Enter an e-mail address in the right format, like name@example.com"),
+    ]
+    ids = set(re.findall(r'\bid="([^"]+)"', page))
+    described = [i for refs in re.findall(r'aria-describedby="([^"]+)"', page) for i in refs.split()]
+    assert set(described) == {
+        "id_grounds_error",
+        "id_statement_helptext",
+        "id_statement_error",
+        "id_contact_email_helptext",
+        "id_contact_email_error",
+    }
+    assert set(described) <= ids
+    # The hint and the error come before the input they describe.
+    statement = page.index('id="id_statement_helptext"'), page.index('id="id_statement_error"')
+    assert statement[0] < statement[1] < page.index('<textarea name="statement"')
+    assert '<a class="skip-link" href="#content">Skip to main content</a>' in page and 'id="content"' in page
+
+
+def test_a_monitored_attribute_is_marked_as_not_used_to_decide():
+    rows = [
+        {"label": "Loan amount", "description": "", "value": "4870 DM", "is_image": False},
+        {"label": "Age", "description": "", "value": "53 years", "is_image": False, "monitored": True},
+    ]
+    html = render_to_string("reviews/_data_used.html", {"data_rows": rows})
+    body = html.split("<tbody>", 1)[1]
+    note = "Recorded for fairness monitoring; not used to decide."
+    assert [(row.split("<")[1].split(">")[1], note in row) for row in body.split("<tr")[1:]] == [
+        ("Loan amount", False),
+        ("Age", True),
+    ]
 
 
 # ---------------------------------------------------------------------------- API, subject scope
