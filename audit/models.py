@@ -26,6 +26,7 @@ class Action(models.TextChoices):
     PERSONAL_DATA_ERASED = "retention.erased", "Personal data erased after retention"
     # Article 22 workflow
     SUBJECT_ACCESS_REVOKED = "decision.access_revoked", "Subject access link revoked"
+    SUBJECT_ACCESS_REISSUED = "decision.access_reissued", "Subject access link re-issued"
     DECISION_CASE_VIEWED = "decision.case_viewed", "Decision viewed by a caseworker"
     REVIEW_REQUESTED = "review.requested", "Review requested by the subject"
     REVIEW_TAKEN = "review.taken", "Review taken by a caseworker"

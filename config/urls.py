@@ -33,6 +33,11 @@ api_v1 = [
         decisions_api.AccessRevoke.as_view(),
         name="api-decision-access-revoke",
     ),
+    path(
+        "decisions/<uuid:pk>/access/reissue/",
+        decisions_api.AccessReissue.as_view(),
+        name="api-decision-access-reissue",
+    ),
     path("models/", decisions_api.ModelListCreate.as_view(), name="api-models"),
     path(
         "models/<slug:name>/versions/<str:version>/",

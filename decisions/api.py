@@ -13,7 +13,7 @@ from .models import Decision
 from .registration import model_register
 from .registry import model_version_list
 from .serializers import ModelRegisterSerializer, ModelVersionSerializer
-from .subject_access import subject_access_revoke
+from .subject_access import subject_access_reissue, subject_access_revoke
 
 
 class ModelListCreate(APIView):
@@ -112,3 +112,24 @@ class AccessRevoke(APIView):
         decision = get_object_or_404(Decision, pk=pk, kind=Decision.Kind.AUTOMATED)
         subject_access_revoke(decision=decision, actor=actor_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AccessReissueSerializer(serializers.Serializer):
+    subject_access_url = serializers.CharField(help_text="the new link, returned once: send it to the person")
+    access_expires_at = serializers.DateTimeField()
+
+
+class AccessReissue(APIView):
+    """A new access link for the subject (integration or caseworker): the old link stops working."""
+
+    permission_classes = [IsIntegration | IsCaseworker]
+
+    @extend_schema(request=None, responses={200: AccessReissueSerializer})
+    def post(self, request, pk):
+        decision = get_object_or_404(Decision, pk=pk, kind=Decision.Kind.AUTOMATED)
+        reissued = subject_access_reissue(decision=decision, actor=actor_of(request))
+        body = AccessReissueSerializer(
+            {"subject_access_url": reissued.url, "access_expires_at": reissued.expires_at}
+        ).data
+        # The link is a secret: no cache may keep this answer.
+        return Response(body, headers={"Cache-Control": "no-store"})

@@ -1,10 +1,12 @@
 """A data subject's access to their decision, with no account: the link sent with the decision.
 
 One module for all of it: issuing the token (192 random bits, stored only as its sha256, valid
-SUBJECT_ACCESS_DAYS), building the link, looking a token up, revoking it, counting wrong tokens
-per client address, and authenticating the API's `X-Access-Token` header.
+SUBJECT_ACCESS_DAYS), building the link, looking a token up, revoking and re-issuing it, counting
+wrong tokens per client address, and authenticating the API's `X-Access-Token` header.
 
-Wrong, expired and revoked tokens look the same to the client. Failed attempts are counted per
+The API answers wrong, expired and revoked tokens alike (404). The pages tell a link that ended
+(expired or revoked) from an unknown one, so the person learns whom to ask for a new link: only
+the holder of a token that once worked learns that it did. Failed attempts are counted per
 client address in Django's cache and refused past a limit. With the default LocMemCache that
 count is per process: several web processes each allow the limit; a shared cache (Redis,
 memcached) in CACHES makes it global.
@@ -54,21 +56,33 @@ def access_url(token: str) -> str:
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/access/{token}/"
 
 
-# ---------------------------------------------------------------------------- look up, revoke
-def decision_for_token(token: str) -> Decision | None:
-    """The decision a subject's access token opens, or None when wrong, expired or revoked."""
+# ---------------------------------------------------------------------------- look up, revoke, re-issue
+OPEN, EXPIRED, REVOKED, UNKNOWN = "open", "expired", "revoked", "unknown"
+
+
+def access_lookup(token: str) -> tuple[str, Decision | None]:
+    """What a token opens: (OPEN, decision); (EXPIRED or REVOKED, decision) for a link that
+    worked once; (UNKNOWN, None) for anything else, a replaced (re-issued) token included."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
-        return None
+        return UNKNOWN, None
     decision = (
         Decision.objects.select_related("model_version__model")
         .filter(access_token_hash=secret_hash(token))
         .first()
     )
-    if decision is None or decision.access_revoked_at is not None:
-        return None
+    if decision is None:
+        return UNKNOWN, None
+    if decision.access_revoked_at is not None:
+        return REVOKED, decision
     if decision.access_expires_at <= timezone.now():
-        return None
-    return decision
+        return EXPIRED, decision
+    return OPEN, decision
+
+
+def decision_for_token(token: str) -> Decision | None:
+    """The decision a subject's access token opens, or None when wrong, expired or revoked."""
+    state, decision = access_lookup(token)
+    return decision if state == OPEN else None
 
 
 def subject_access_revoke(*, decision: Decision, actor: Actor) -> Decision:
@@ -89,6 +103,43 @@ def subject_access_revoke(*, decision: Decision, actor: Actor) -> Decision:
                 object_id=decision.pk,
             )
     return decision
+
+
+@dataclass(frozen=True)
+class ReissuedAccess:
+    """The new link, in clear only here: it is handed to the subject once and never stored."""
+
+    url: str
+    expires_at: datetime
+
+
+def subject_access_reissue(*, decision: Decision, actor: Actor) -> ReissuedAccess:
+    """A new link for a lost, expired or revoked one. The new token's hash replaces the old one, so
+    the old link stops working at once; the expiry starts again and a revocation is lifted (on the
+    decisions that replaced this one too, as `subject_access_revoke` set it there)."""
+    with transaction.atomic():
+        now = timezone.now()
+        grant = access_grant(now=now)
+        # The lock orders a re-issue against a concurrent revoke or re-issue of the same link.
+        before = Decision.objects.select_for_update().get(pk=decision.pk)
+        was = REVOKED if before.access_revoked_at else EXPIRED if before.access_expires_at <= now else OPEN
+        Decision.objects.filter(pk=decision.pk).update(
+            access_token_hash=grant.token_hash, access_expires_at=grant.expires_at, access_revoked_at=None
+        )
+        Decision.objects.filter(supersedes=decision.pk).update(
+            access_expires_at=grant.expires_at, access_revoked_at=None
+        )
+        decision.refresh_from_db(fields=["access_token_hash", "access_expires_at", "access_revoked_at"])
+        # Neither the token nor its hash: the event says only that the link changed, and when
+        # the new one ends.
+        audit_record(
+            actor=actor,
+            action=Action.SUBJECT_ACCESS_REISSUED,
+            object_type="decision",
+            object_id=decision.pk,
+            data={"previous": was, "expires_at": grant.expires_at.isoformat()},
+        )
+    return ReissuedAccess(access_url(grant.token), grant.expires_at)
 
 
 # ---------------------------------------------------------------------------- throttle

@@ -18,6 +18,7 @@ from config.errors import ApplicationError, add_service_errors
 from decisions.auth import AUDITOR, CASEWORKER, has_role, role_required
 from decisions.models import DecisionModel
 from decisions.selectors import effective_decision
+from decisions.subject_access import subject_access_reissue
 
 from . import automation_bias, case_page, deadlines, selectors
 from .caseworker_forms import AskForm, DecideForm, ExtendForm, QueueFilterForm
@@ -241,6 +242,21 @@ def extend(request, reference: str):
         ),
         done_message=_("Case %(reference)s: deadline extended."),
     )
+
+
+@caseworker_required
+@require_POST
+def reissue_access(request, reference: str):
+    """A new access link for the person (theirs was lost, expired or withdrawn), shown once here to
+    hand over; the old link stops working. Rendered, not redirected: the link must not pass
+    through the session's messages."""
+    found = _case_or_404(reference)
+    reissued = subject_access_reissue(decision=found.decision, actor=Actor.user(request.user))
+    response = render(
+        request, "reviews/caseworker_access_reissued.html", {"case": found, "reissued": reissued}
+    )
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @supervisor_required

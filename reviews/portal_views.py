@@ -1,9 +1,10 @@
 """The data subject's pages: reached with the access link sent with the decision, no account.
 
 Every page works without JavaScript, is sent `no-store` with no referrer (the link is a secret
-and may be on a shared computer), and refuses wrong, expired and revoked links with the same 404.
-Failed attempts are counted per client address (decisions.subject_access) and answered 429 past
-a limit.
+and may be on a shared computer). An expired or revoked link gets 410 and a page saying whom to ask
+for a new one; any other link the same 404, whether or not it ever existed (a re-issued link's old
+token is no longer stored). Failed attempts are counted per client address
+(decisions.subject_access) and answered 429 past a limit.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from decisions.registry import schema_of
 from decisions.selectors import effective_decision
 from decisions.subject_access import (
     BAD_TOKEN_WINDOW_SECONDS,
+    OPEN,
+    REVOKED,
+    access_lookup,
     client_address,
-    decision_for_token,
     token_attempt_failed,
     token_attempts_blocked,
 )
@@ -53,6 +56,12 @@ def _refused(request, status: int) -> HttpResponse:
     return private(response)
 
 
+def _ended(request, decision: Decision, *, revoked: bool) -> HttpResponse:
+    """A link that worked once: say it ended and whom to ask for a new one, nothing of the decision."""
+    context = {"version": decision.model_version, "revoked": revoked}
+    return private(render(request, "reviews/subject_link_expired.html", context, status=410))
+
+
 def subject_page(view):
     """Resolve the access token to its decision (or refuse), then call view(request, decision, token).
 
@@ -68,10 +77,12 @@ def subject_page(view):
         address = client_address(request)
         if token_attempts_blocked(address):
             return _refused(request, 429)
-        decision = decision_for_token(token)
-        if decision is None:
+        state, decision = access_lookup(token)
+        if state != OPEN:
             token_attempt_failed(address)
-            return _refused(request, 404)
+            if decision is None:
+                return _refused(request, 404)
+            return _ended(request, decision, revoked=state == REVOKED)
         return private(view(request, decision, token, *args, **kwargs))
 
     return wrapped

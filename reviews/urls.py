@@ -8,7 +8,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.i18n import set_language
 
-from . import case_api, caseworker_views, portal_views, subject_api
+from . import case_api, caseworker_views, notice_views, portal_views, subject_api
 
 app_name = "reviews"
 urlpatterns: list = [
@@ -23,6 +23,8 @@ urlpatterns: list = [
         name="subject-request-reply",
     ),
     path("request-status/<str:signed>/", portal_views.subject_request_status, name="subject-request-status"),
+    # The public notice of a decision system, linked from the controller's privacy notice.
+    path("models/<slug:name>/", notice_views.model_notice, name="model-notice"),
     # Exempt: the subject's pages send no referrer, so their forms arrive with `Origin: null`;
     # forging someone's language choice gains nothing.
     path("language/", csrf_exempt(set_language), name="set-language"),
@@ -35,6 +37,7 @@ urlpatterns: list = [
     path("cases/<str:reference>/overturn/", caseworker_views.overturn, name="overturn"),
     path("cases/<str:reference>/ask/", caseworker_views.ask, name="ask"),
     path("cases/<str:reference>/extend/", caseworker_views.extend, name="extend"),
+    path("cases/<str:reference>/access/reissue/", caseworker_views.reissue_access, name="reissue-access"),
 ]
 
 # Under /api/v1/ (the names are global: the API's names are not namespaced).

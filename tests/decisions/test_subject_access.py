@@ -48,7 +48,7 @@ def test_one_token_never_reaches_another_decision(client, two_decisions):
 
 
 @pytest.mark.parametrize("how", ["wrong", "expired", "revoked"])
-def test_bad_tokens_get_404(client, two_decisions, how):
+def test_bad_tokens_are_refused(client, two_decisions, how):
     url = path_of(two_decisions[0]["subject_access_url"])
     if how == "wrong":
         url = url[:-5] + "xxxx/"
@@ -59,5 +59,5 @@ def test_bad_tokens_get_404(client, two_decisions, how):
     else:
         Decision.objects.filter(pk=two_decisions[0]["id"]).update(access_revoked_at=timezone.now())
     response = client.get(url)
-    assert response.status_code == 404
+    assert response.status_code == (404 if how == "wrong" else 410)
     assert not AuditEvent.objects.filter(action=Action.DECISION_VIEWED).exists()
