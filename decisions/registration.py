@@ -28,11 +28,12 @@ from .models import DecisionModel, ModelVersion
 from .predictors import ArtifactError, dump_background, load_background, sha256
 from .predictors.base import favourable_label
 from .schema import FeatureSchema, SchemaError
+from .translations import TEXT_FIELDS, text_translations_checked
 
 # What the data subject is told (GDPR Art. 13(2)(f), 14(2)(g), 15(1)(h)).
 logger = logging.getLogger(__name__)
 
-SUBJECT_TEXT_FIELDS = ("controller", "purpose", "significance", "consequences", "legal_basis", "contact")
+SUBJECT_TEXT_FIELDS = TEXT_FIELDS
 CHECK_TASK = "explanations.check_model_version"
 OUTPUT_TYPES = ("binary", "multiclass", "regression")
 
@@ -134,6 +135,10 @@ def model_register(
             "retention too short", fields={"retention_days": f"must be at least {minimum_retention} days"}
         )
     texts = texts or {}
+    try:
+        text_translations = text_translations_checked(texts.get("translations"))
+    except ValueError as exc:
+        raise ApplicationError("invalid texts", fields={"texts": str(exc)}) from None
     version_obj = ModelVersion.objects.create(
         model=model,
         version=version,
@@ -151,6 +156,7 @@ def model_register(
         retention_days=retention_days or minimum_retention,
         registered_by=f"{actor.type}:{actor.id}",
         **{k: str(texts.get(k, "")) for k in SUBJECT_TEXT_FIELDS},
+        text_translations=text_translations,
     )
     audit_record(
         actor=actor,

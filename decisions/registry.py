@@ -28,6 +28,7 @@ _NOT_DECIDING = {
 }
 _versions: dict[tuple[int, Any], ModelVersion] = {}
 _schemas: dict[tuple[int, Any], FeatureSchema] = {}
+_localised: dict[tuple[int, Any, str | None], FeatureSchema] = {}
 _predictors: dict[tuple[int, str], Predictor] = {}
 _predictors_lock = threading.Lock()
 
@@ -76,6 +77,16 @@ def schema_of(version: Any) -> FeatureSchema:
     schema = _schemas.get(key)
     if schema is None:
         schema = _schemas[key] = FeatureSchema.from_dict(version.feature_schema)
+    return schema
+
+
+def schema_for_language(version: Any, language: str | None) -> FeatureSchema:
+    """`schema_of` as a person reads it in `language` (decisions.translations), once per process
+    per language: the settings' LANGUAGES bound how many there are."""
+    key = (version.pk, version.created_at, language)
+    schema = _localised.get(key)
+    if schema is None:
+        schema = _localised[key] = schema_of(version).localised(language)
     return schema
 
 

@@ -44,6 +44,7 @@ import numpy as np
 
 from .feature_values import clean_value, is_number
 from .image_features import image_declaration, image_fields
+from .translations import feature_translated, schema_localised
 
 FEATURE_TYPES = ("numeric", "categorical", "image")
 CATEGORICAL_ENCODINGS = ("one_hot", "ordinal")
@@ -76,6 +77,7 @@ class Feature:
     shape: tuple[int, ...] = ()
     channels: str = ""  # a colour image's channel order, "RGB" or "BGR"
     monitored: bool = False  # recorded for the fairness views only, never a model input
+    translations: dict = field(default_factory=dict, hash=False)  # {language: {field: text}}
 
     @property
     def width(self) -> int:
@@ -183,6 +185,11 @@ class FeatureSchema:
                     raise SchemaError(str(exc)) from None
         if all(f.monitored for f in features):
             raise SchemaError("schema must declare at least one model input (a feature not monitored)")
+        try:  # translations.py says what a feature's "translations" may hold
+            pairs = zip(features, document["features"], strict=True)
+            features = [feature_translated(f, raw.get("translations")) for f, raw in pairs]
+        except ValueError as exc:
+            raise SchemaError(str(exc)) from None
         schema = cls(features=tuple(features))
         schema._index.update({f.name: f for f in features})
         return schema
@@ -207,8 +214,14 @@ class FeatureSchema:
                 item["categories"] = [{"value": c.value, "label": c.label} for c in f.categories]
             else:
                 item.update(image_declaration(f))
+            if f.translations:
+                item["translations"] = f.translations
             out.append(item)
         return {"features": out}
+
+    def localised(self, language: str | None) -> FeatureSchema:
+        """This schema as read in `language`, each field translated or else the default."""
+        return schema_localised(self, language)
 
     # ----------------------------------------------------------------- lookups
     def __getitem__(self, name: str) -> Feature:

@@ -5,6 +5,8 @@ about the processing. Plain Python."""
 
 from __future__ import annotations
 
+from .credit_schema_de import FEATURES_DE, TEXTS_DE
+
 _SCALE = "on a scale of 1 to 4"
 
 
@@ -347,7 +349,7 @@ FEATURES: list[dict] = [
 
 
 def _strip_csv(item: dict) -> dict:
-    out = {k: v for k, v in item.items() if k != "csv"}
+    out = {k: v for k, v in item.items() if k != "csv"} | {"translations": {"de": FEATURES_DE[item["name"]]}}
     if "categories" in out:
         out["categories"] = [{"value": c["value"], "label": c["label"]} for c in out["categories"]]
     return out
@@ -392,4 +394,5 @@ SUBJECT_TEXTS: dict = {
         "Data Protection Officer, Demo Bank AG, dpo@demo-bank.example. You may also complain "
         "to your data protection supervisory authority."
     ),
+    "translations": {"de": TEXTS_DE},
 }

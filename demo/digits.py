@@ -38,6 +38,15 @@ SCHEMA: dict = {
             "maximum": 16,
             "mutable": False,
             "protected": False,
+            "translations": {
+                "de": {
+                    "label": "Gescannte Ziffer",
+                    "description": (
+                        "Die handgeschriebene Ziffer, wie sie von Ihrem Formular gescannt wurde: 8 mal 8 "
+                        "Pixel, jedes von 0 (leer) bis 16 (voll eingefärbt)."
+                    ),
+                }
+            },
         }
     ]
 }
@@ -75,6 +84,38 @@ SUBJECT_TEXTS: dict = {
         "Data Protection Officer, Demo Benefits Agency, dpo@benefits-agency.example. You may "
         "also complain to your data protection supervisory authority."
     ),
+    "translations": {
+        "de": {
+            "controller": "Demo-Sozialleistungsamt",
+            "purpose": (
+                "Wir lesen die handgeschriebenen Ziffern auf den Papierformularen, die Sie uns schicken, "
+                "automatisch, damit Ihr Formular schnell in unser System übernommen wird. Die Software "
+                "betrachtet jeweils eine gescannte Ziffer und sagt, welche Ziffer von 0 bis 9 sie am "
+                "wahrscheinlichsten ist."
+            ),
+            "significance": (
+                "Die gelesene Ziffer wird in Ihr Formular übernommen, als hätte sie jemand aus dem "
+                "Personal eingetippt. Sie liest nur, was Sie geschrieben haben: Sie entscheidet nicht über "
+                "Ihren Antrag, aber eine falsch gelesene Ziffer (zum Beispiel in einem Betrag oder Datum) "
+                "kann beeinflussen, wie Ihr Formular bearbeitet wird."
+            ),
+            "consequences": (
+                "Die gelesene Ziffer wird in Ihr Formular übernommen. Wenn Sie meinen, eine Ziffer wurde "
+                "falsch gelesen, sagen Sie es uns: jemand aus dem Personal prüft sie anhand Ihres "
+                "Originalformulars und berichtigt sie, und Sie können jede darauf beruhende Entscheidung "
+                "anfechten."
+            ),
+            "legal_basis": (
+                "Artikel 6 Absatz 1 Buchstabe e DSGVO: die Verarbeitung ist für eine Aufgabe im "
+                "öffentlichen Interesse erforderlich, nämlich die Verwaltung von Leistungen nach dem "
+                "nationalen Sozialrecht, das für Ihren Antrag gilt."
+            ),
+            "contact": (
+                "Datenschutzbeauftragte, Demo-Sozialleistungsamt, dpo@benefits-agency.example. Sie "
+                "können sich auch bei Ihrer Datenschutz-Aufsichtsbehörde beschweren."
+            ),
+        }
+    },
 }
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from django.core.cache import cache
 from django.shortcuts import render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from decisions.models import DecisionModel, ModelVersion
-from decisions.registry import schema_of
+from decisions.registry import schema_for_language
+from decisions.translations import version_texts
 from explanations.reasons import is_regression, method_sentence, score_text
 from explanations.selectors import global_importance
 
@@ -31,9 +33,10 @@ IMPORTANCE_CACHE_SECONDS = 600
 PUBLISHED_STATUSES = (ModelVersion.Status.ACTIVE, ModelVersion.Status.RETIRED)
 
 
-def _importance(version: ModelVersion) -> dict:
+def _importance(version: ModelVersion, schema) -> dict:
     """Each input's share of the overall influence, largest first, with its bar's length (the
-    largest is 100); `shown` False below MIN_EXPLAINED_DECISIONS."""
+    largest is 100) and its label from `schema` (the reader's language); `shown` False below
+    MIN_EXPLAINED_DECISIONS."""
     figures = cache.get_or_set(
         f"model-notice:importance:{version.pk}",
         lambda: global_importance(version.pk),
@@ -46,7 +49,7 @@ def _importance(version: ModelVersion) -> dict:
     largest = figures["features"][0]["mean_abs_contribution"]
     rows = [
         {
-            "label": f["label"],
+            "label": schema[f["feature"]].label,
             "share": f["mean_abs_contribution"] / total,
             "bar": round(100 * f["mean_abs_contribution"] / largest, 1),
         }
@@ -107,16 +110,18 @@ def model_notice(request, name: str):
     version = model.default_version if model is not None else None
     if version is None:
         return render(request, "reviews/model_notice.html", {"missing": True, "name": name}, status=404)
-    schema = schema_of(version)
+    schema = schema_for_language(version, get_language())
     method = _method(version)
     context = {
         "model": model,
         "version": version,
         "inputs": schema.inputs,
         "monitored": schema.monitored,
-        "importance": _importance(version),
+        "importance": _importance(version, schema),
         "outcomes": _outcomes(version.output),
-        "method_sentence": method_sentence(method, version.controller) if method else "",
+        "method_sentence": method_sentence(method, version_texts(version, get_language())["controller"])
+        if method
+        else "",
         "history": list(
             model.versions.filter(status__in=PUBLISHED_STATUSES)
             .only("version", "status", "created_at", "model_id")

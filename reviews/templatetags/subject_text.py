@@ -1,11 +1,15 @@
 """How the person's pages write a share: rounded to a whole percent in the active language's
-format ("97%", "97 %"), and never "0%" or "100%" for a share that is neither."""
+format ("97%", "97 %"), and never "0%" or "100%" for a share that is neither; and the controller's
+texts in the active language."""
 
 from __future__ import annotations
 
 from django import template
 from django.utils.formats import number_format
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+
+from decisions.translations import version_texts
 
 register = template.Library()
 
@@ -33,3 +37,10 @@ def percent(share) -> str:
 def all_below_one_percent(rows) -> bool:
     """True when every row's `probability` would be written "less than 1%"."""
     return bool(rows) and all(float(row["probability"]) < SMALLEST for row in rows)
+
+
+@register.filter
+def version_text(version, name: str) -> str:
+    """`{{ version|version_text:"purpose" }}`: a model version's text for the person, in the
+    active language where the controller gave one, else the default."""
+    return version_texts(version, get_language())[name] if version else ""
