@@ -10,7 +10,6 @@ person takes on review and which are not explained, are recorded here (`decision
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from audit.models import Action
 from audit.services import Actor, EventSpec, audit_record, canonical_sha256
 from config.errors import ApplicationError
 
+from .controller_inputs import assisted_error, decided, finite, supplied_errors, supplied_scores, text_error
 from .credentials import new_access_token, secret_hash
 from .models import ApiKey, Decision, ModelVersion
 from .predictors import ArtifactError, decide
@@ -40,15 +40,11 @@ DECISION_FIELDS = (
     "score",
     "contributions",
     "base_value",
+    "assisted",
 )
-# The fields only an external scorer's decision carries: its score and, optionally, its own
-# per-feature contributions and base value.
-SUPPLIED_FIELDS = ("score", "contributions", "base_value")
-# base_value + sum(contributions) must equal the score within this, scaled by max(1, |score|).
-SUPPLIED_ADDITIVITY_TOLERANCE = 1e-6
 UNKNOWN_FIELD = (
     f"unknown field; a decision has {', '.join(DECISION_FIELDS[:5])} "
-    f"(and {', '.join(DECISION_FIELDS[5:])} for an external scorer)"
+    f"(and {', '.join(DECISION_FIELDS[5:8])} for an external scorer, assisted for a person's decision)"
 )
 NOT_AN_OBJECT = "a decision is an object with model, subject_ref and features"
 # (field, longest value, required) of a decision's text fields.
@@ -72,6 +68,8 @@ class DecisionInput:
     score: Any = None
     contributions: Any = None
     base_value: Any = None
+    # A person decided using the model's output (AI Act Art. 86): {"decided_by", "outcome"}.
+    assisted: Any = None
     # Keys of the request item that are not fields, or NOT_AN_OBJECT's marker.
     unknown: tuple[str, ...] = ()
 
@@ -89,6 +87,7 @@ class DecisionInput:
             score=raw.get("score"),
             contributions=raw.get("contributions"),
             base_value=raw.get("base_value"),
+            assisted=raw.get("assisted"),
             unknown=tuple(str(name) for name in raw if name not in DECISION_FIELDS),
         )
 
@@ -106,20 +105,6 @@ class PreparedDecisions:
 
 
 # ---------------------------------------------------------------------------- checks
-def _text_error(value: Any, *, max_length: int, required: bool) -> str | None:
-    if value is None or value == "":
-        return "this field is required" if required else None
-    if not isinstance(value, str):
-        return "must be a string"
-    if required and not value.strip():
-        return "this field is required"
-    if len(value) > max_length:
-        return f"at most {max_length} characters"
-    if "\x00" in value:
-        return "must not contain NUL characters"
-    return None
-
-
 def decision_input_errors(item: DecisionInput) -> dict[str, Any]:
     """What is wrong with a decision's request fields, each named; the features are checked
     against the schema afterwards."""
@@ -127,50 +112,25 @@ def decision_input_errors(item: DecisionInput) -> dict[str, Any]:
         return {"non_field_errors": NOT_AN_OBJECT}
     errors: dict[str, Any] = dict.fromkeys(item.unknown, UNKNOWN_FIELD)
     for name, max_length, required in TEXT_FIELDS:
-        message = _text_error(getattr(item, name), max_length=max_length, required=required)
+        message = text_error(getattr(item, name), max_length=max_length, required=required)
         if message:
             errors[name] = message
     if item.features is None:
         errors["features"] = "this field is required"
-    if item.score is not None and not _finite(item.score):
+    if item.score is not None and not finite(item.score):
         errors["score"] = "must be a finite number"
-    if item.base_value is not None and not _finite(item.base_value):
+    if item.base_value is not None and not finite(item.base_value):
         errors["base_value"] = "must be a finite number"
+    if item.assisted is not None and assisted_error(item.assisted):
+        errors["assisted"] = assisted_error(item.assisted)
     if item.contributions is not None:
         if not isinstance(item.contributions, dict) or not all(
-            _finite(v) for v in item.contributions.values()
+            finite(v) for v in item.contributions.values()
         ):
             errors["contributions"] = "must map feature names to finite numbers"
         elif item.base_value is None:
             errors["base_value"] = "is required with contributions: base_value + their sum is the score"
     return errors
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _supplied_errors(item: DecisionInput, version: ModelVersion, names: list[str]) -> dict[str, Any]:
-    """An external scorer's decision carries its score (and may carry contributions that add up
-    to it); a model Rationale runs takes none of these."""
-    given = [name for name in SUPPLIED_FIELDS if getattr(item, name) is not None]
-    if version.framework != ModelVersion.Framework.EXTERNAL:
-        return dict.fromkeys(given, f"only for external scorers; {version} is scored by Rationale")
-    if item.score is None:
-        return {"score": f"is required: {version} is an external scorer, whose score the request carries"}
-    if version.output["type"] == "binary" and not 0 <= item.score <= 1:
-        return {"score": "is a probability for a binary external scorer: between 0 and 1"}
-    if item.contributions is None:
-        return {}
-    unknown = sorted(set(item.contributions) - set(names))
-    if unknown:
-        return {"contributions": f"unknown features {unknown[:5]}; the schema has {names}"}
-    total = item.base_value + sum(item.contributions.values())
-    if abs(total - item.score) > SUPPLIED_ADDITIVITY_TOLERANCE * max(1.0, abs(item.score)):
-        return {
-            "contributions": f"base_value + contributions = {total!r}, but score = {item.score!r}: they must add up"
-        }
-    return {}
 
 
 def _check_item(item: DecisionInput, versions: dict) -> tuple[ModelVersion | None, dict, dict]:
@@ -190,7 +150,10 @@ def _check_item(item: DecisionInput, versions: dict) -> tuple[ModelVersion | Non
         return None, {}, dict(version.fields)
     schema = schema_of(version)
     clean, feature_errors = schema.validate(item.features)
-    errors = _supplied_errors(item, version, schema.names)
+    errors = supplied_errors(item, version, schema.names)
+    labels = version.output["class_labels"]
+    if item.assisted is not None and item.assisted["outcome"] not in labels:
+        errors["assisted"] = {"outcome": f"must be one of {labels}"}
     if feature_errors:
         errors["features"] = feature_errors
     return version, clean, errors
@@ -247,12 +210,11 @@ def decision_prepare(
             features=clean,
             features_sha256=canonical_sha256(clean),
             score=outcome.score,
-            outcome=outcome.outcome,
-            favourable=outcome.favourable,
             decided_at=now,
             api_key=api_key,
             access_token_hash=grant.token_hash,
             access_expires_at=grant.expires_at,
+            **decided(version, outcome, item.assisted),
         )
         for item, (version, clean), outcome, grant in zip(items, checked, outcomes, grants, strict=True)
     ]
@@ -267,6 +229,7 @@ def decision_prepare(
                 "features_sha256": d.features_sha256,
                 "score": repr(d.score),
                 "outcome": d.outcome,
+                **({"kind": d.kind, "model_outcome": d.model_outcome} if d.model_outcome else {}),
             },
         )
         for d in decisions
@@ -285,14 +248,6 @@ def decision_prepare(
     )
 
 
-def _scores(version: ModelVersion, items: list[DecisionInput]) -> np.ndarray:
-    """An external scorer's supplied scores, shaped as a model's outputs."""
-    score = np.array([float(item.score) for item in items], dtype=np.float64)
-    if version.output["type"] == "regression":
-        return score[:, None]
-    return np.column_stack([1.0 - score, score])
-
-
 def _predict(checked: list[tuple[ModelVersion, dict]], items: list[DecisionInput]) -> list:
     """Each item's outcome, with one prediction call per model version (an external scorer's
     outcome from the score its request carries)."""
@@ -304,7 +259,9 @@ def _predict(checked: list[tuple[ModelVersion, dict]], items: list[DecisionInput
         version = checked[indexes[0]][0]
         if version.framework == ModelVersion.Framework.EXTERNAL:
             for i, result in zip(
-                indexes, decide(version.output, _scores(version, [items[i] for i in indexes])), strict=True
+                indexes,
+                decide(version.output, supplied_scores(version, [items[i] for i in indexes])),
+                strict=True,
             ):
                 outcomes[i] = result
             continue

@@ -75,6 +75,12 @@ class DecisionCreateSerializer(serializers.Serializer):
         "base_value + their sum must equal score",
     )
     base_value = serializers.FloatField(required=False, help_text="external scorers only, with contributions")
+    assisted = serializers.DictField(
+        required=False,
+        help_text='a decision a person took using the model\'s output (AI Act Art. 86): {"decided_by": '
+        '"the controller\'s reference of that person", "outcome": "their outcome"}; the model\'s own '
+        "outcome is kept beside theirs",
+    )
 
 
 class BulkCreateSerializer(serializers.Serializer):

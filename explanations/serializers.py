@@ -67,6 +67,11 @@ class ExplanationLinkSerializer(serializers.Serializer):
     url = serializers.CharField()
 
 
+class AssistedSerializer(serializers.Serializer):
+    decided_by = serializers.CharField(help_text="the controller's reference of the person who decided")
+    model_outcome = serializers.CharField(help_text="what the model would have decided")
+
+
 class DecisionSerializer(serializers.Serializer):
     """The shape `decision_body` builds, for the API's schema."""
 
@@ -83,6 +88,9 @@ class DecisionSerializer(serializers.Serializer):
     features = serializers.DictField()
     explanation = ExplanationLinkSerializer()
     subject_access_url = serializers.CharField(required=False, help_text="returned once, on creation")
+    assisted = AssistedSerializer(
+        required=False, help_text="only for a decision a person took using the model's output (kind assisted)"
+    )
 
 
 def explanation_url(decision_id: uuid.UUID) -> str:
@@ -113,6 +121,8 @@ def decision_body(
         "features": decision.features,
         "explanation": {"status": explanation_status, "url": explanation_url(decision.pk)},
     }
+    if decision.kind == Decision.Kind.ASSISTED:
+        body["assisted"] = {"decided_by": decision.decided_by, "model_outcome": decision.model_outcome}
     if access_url is not None:
         body["subject_access_url"] = access_url
     return body
