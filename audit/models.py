@@ -12,6 +12,7 @@ class Action(models.TextChoices):
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
     USER_CREATED = "user.created", "User created"
+    USER_ROLES_CHANGED = "user.roles_changed", "User's roles or staff rights changed"
     USER_LOGIN = "user.login", "User logged in"
     USER_LOGIN_FAILED = "user.login_failed", "User login failed"
     EXPLANATION_COMPUTED = "explanation.computed", "Explanation computed"
@@ -24,6 +25,8 @@ class Action(models.TextChoices):
     EXPORT_FAILED = "export.failed", "Export failed"
     EXPORT_DOWNLOADED = "export.downloaded", "Export downloaded"
     PERSONAL_DATA_ERASED = "retention.erased", "Personal data erased after retention"
+    SUBJECT_ERASURE = "subject.erasure", "Subject's personal data erased or restricted on request"
+    PERSONAL_DATA_READ = "personal_data.read", "Personal data read (API, pages, admin)"
     # Article 22 workflow
     SUBJECT_ACCESS_REVOKED = "decision.access_revoked", "Subject access link revoked"
     SUBJECT_ACCESS_REISSUED = "decision.access_reissued", "Subject access link re-issued"
@@ -35,6 +38,8 @@ class Action(models.TextChoices):
     REVIEW_EXTENDED = "review.extended", "Review deadline extended"
     REVIEW_UPHELD = "review.upheld", "Decision upheld on review"
     REVIEW_OVERTURNED = "review.overturned", "Decision overturned on review"
+    REVIEW_RECTIFIED = "review.rectified", "Data corrected on request and decided again"
+    REVIEW_RECTIFICATION_REJECTED = "review.rectification_rejected", "Proposed correction refused"
     REVIEW_PERSONAL_DATA_ERASED = "review.erased", "Review personal data erased"
     COUNTERFACTUALS_COMPUTED = "explanation.counterfactuals", "Counterfactuals computed"
 

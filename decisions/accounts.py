@@ -15,6 +15,7 @@ from config.errors import ApplicationError
 from .auth import ROLES
 from .credentials import new_api_key, secret_hash
 from .models import ApiKey
+from .receivers import acting_as
 
 
 @transaction.atomic
@@ -49,10 +50,10 @@ def user_create(*, username: str, role: str, password: str, actor: Actor, email:
     User = get_user_model()
     if User.objects.filter(username=username).exists():
         raise ApplicationError("user exists", fields={"username": f"{username!r} is taken"})
-    user = User.objects.create_user(username=username, password=password, email=email)
-    group, _ = Group.objects.get_or_create(name=role)
-    user.groups.add(group)
-    audit_record(
-        actor=actor, action=Action.USER_CREATED, object_type="user", object_id=user.pk, data={"role": role}
-    )
+    # The receivers write the events (user.created, then user.roles_changed), as they do for a
+    # user made or changed anywhere else, with this actor.
+    with acting_as(actor):
+        user = User.objects.create_user(username=username, password=password, email=email)
+        group, _ = Group.objects.get_or_create(name=role)
+        user.groups.add(group)
     return user

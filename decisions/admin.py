@@ -2,6 +2,8 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.shortcuts import redirect, render
 
 from audit.services import Actor
@@ -10,6 +12,8 @@ from config.errors import ApplicationError, add_service_errors
 from .accounts import api_key_revoke
 from .lifecycle import model_version_promote, model_version_set_shadow, model_version_set_status
 from .models import ApiKey, Decision, DecisionModel, ModelVersion
+from .read_log import ADMINISTRATION, ADMINISTRATOR, personal_data_read
+from .receivers import acting_as
 from .registration import model_register
 
 
@@ -183,3 +187,46 @@ class DecisionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if changelist is not None:  # a page of decisions was shown: one event for all of them
+            self._log_read(request, [d.pk for d in changelist.result_list])
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = (getattr(response, "context_data", None) or {}).get("original")
+        if original is not None:
+            self._log_read(request, [original.pk])
+        return response
+
+    def _log_read(self, request, decision_ids) -> None:
+        personal_data_read(
+            actor=Actor.user(request.user),
+            role=ADMINISTRATOR,
+            purpose=ADMINISTRATION,
+            decision_ids=decision_ids,
+        )
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class AuditedUserAdmin(UserAdmin):
+    """Django's user admin, with whoever signed in named on the role changes it makes
+    (decisions.receivers writes the events)."""
+
+    def changeform_view(self, request, *args, **kwargs):
+        with acting_as(Actor.user(request.user)):
+            return super().changeform_view(request, *args, **kwargs)
+
+    def changelist_view(self, request, *args, **kwargs):
+        with acting_as(Actor.user(request.user)):
+            return super().changelist_view(request, *args, **kwargs)
+
+    def delete_view(self, request, *args, **kwargs):
+        with acting_as(Actor.user(request.user)):
+            return super().delete_view(request, *args, **kwargs)

@@ -6,4 +6,5 @@ class DecisionsConfig(AppConfig):
     verbose_name = "Decisions"
 
     def ready(self) -> None:
-        from . import openapi  # noqa: F401  (the schema's security schemes)
+        # The schema's security schemes, and the receivers that audit user and role changes.
+        from . import openapi, receivers  # noqa: F401

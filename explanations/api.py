@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from audit.services import Actor
 from decisions.auth import IsAuditor, IsCaseworker, IsIntegration, actor_of
 from decisions.idempotency import Claim, idempotent
+from decisions.read_log import API, personal_data_read, reader_role
 from decisions.recording import DecisionInput
 from decisions.registry import model_version_list
 from decisions.serializers import BulkCreateSerializer, DecisionCreateSerializer
@@ -57,6 +58,13 @@ def _write(recording: Recording, claim: Claim | None, body: dict) -> tuple[int, 
     return status.HTTP_201_CREATED, body
 
 
+def _log_read(request, decision_ids) -> None:
+    """Who read these decisions through the API, and in which role (decisions.read_log)."""
+    personal_data_read(
+        actor=actor_of(request), role=reader_role(request), purpose=API, decision_ids=decision_ids
+    )
+
+
 class DecisionPagination(CursorPagination):
     ordering = ("-decided_at", "-id")
     page_size = 50
@@ -83,7 +91,9 @@ class DecisionListCreate(ListAPIView):
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         decisions = selectors.with_current_explanation(page)
-        return self.get_paginated_response([decision_body(d) for d in decisions])
+        response = self.get_paginated_response([decision_body(d) for d in decisions])
+        _log_read(request, [d.pk for d in decisions])  # one event for the page, every id in it
+        return response
 
     @extend_schema(
         request=DecisionCreateSerializer,
@@ -141,7 +151,9 @@ class DecisionDetail(APIView):
     def get(self, request, pk):
         decision = get_object_or_404(selectors.decision_list(), pk=pk)
         selectors.with_current_explanation([decision])
-        return Response(decision_body(decision))
+        body = decision_body(decision)
+        _log_read(request, [decision.pk])
+        return Response(body)
 
 
 class ExplanationDetail(APIView):
@@ -154,7 +166,9 @@ class ExplanationDetail(APIView):
         explanation = selectors.explanation_current(pk)
         if explanation is None:
             return Response({"detail": "no such decision"}, status=404)
-        return Response(ExplanationSerializer(explanation).data)
+        body = ExplanationSerializer(explanation).data
+        _log_read(request, [explanation.decision_id])
+        return Response(body)
 
 
 class ExplanationRecompute(APIView):
