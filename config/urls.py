@@ -64,6 +64,7 @@ api_v1 = [
         explanations_api.GlobalImportance.as_view(),
         name="api-model-version-importance",
     ),
+    path("subjects/erasure/", oversight_api.SubjectErasure.as_view(), name="api-subject-erasure"),
     # Auditor workspace
     path("audit/public-key", oversight_api.PublicKey.as_view(), name="api-audit-public-key"),
     path("audit/events/", oversight_api.EventList.as_view(), name="api-audit-events"),

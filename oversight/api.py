@@ -1,5 +1,6 @@
 """REST API of the auditor's workspace (group `auditor`; API keys are refused: integrating systems
-have no business reading the audit record). The public key is open to anyone: see PublicKey."""
+have no business reading the audit record). The public key is open to anyone: see PublicKey. One
+write is the controller's system's, by API key: a subject's erasure request (SubjectErasure)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ from audit import signing
 from audit.chain import verify_chain
 from audit.events import EVENT_COLUMNS
 from audit.models import Action, ActorType, AuditEvent
-from decisions.auth import IsAuditor
+from decisions.auth import IsAuditor, IsIntegration, actor_of
 from decisions.models import ModelVersion
 
-from . import exports, fairness, selectors
+from . import erasure, exports, fairness, selectors
 from .export_filters import ExportFilters, events_selected
 from .manifest import manifest_text
 from .models import Export
@@ -313,3 +314,33 @@ class PublicKey(APIView):
         response = HttpResponse(signing.public_key_pem(), content_type="application/x-pem-file")
         response["X-Key-Id"] = signing.key_id()
         return response
+
+
+class ErasureRequestSerializer(serializers.Serializer):
+    subject_ref = serializers.CharField(
+        allow_blank=True, help_text="the controller's reference of the person"
+    )
+    reason = serializers.CharField(
+        allow_blank=True, help_text="the ground of the request, at most 200 characters, no personal data"
+    )
+
+
+class SubjectErasure(APIView):
+    """Erase a subject's personal data on their request (GDPR Art. 17), by the controller's system.
+
+    Decisions older than six months are erased; younger ones are restricted (kept for the AI Act's
+    logs, hidden from caseworkers) and erased when the six months end. The answer lists each
+    decision's state and what remains."""
+
+    permission_classes = [IsIntegration]
+
+    @extend_schema(request=ErasureRequestSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request):
+        body = ErasureRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        results = erasure.subject_erase(
+            subject_ref=body.validated_data["subject_ref"],
+            reason=body.validated_data["reason"],
+            actor=actor_of(request),
+        )
+        return Response(erasure.erasure_body(results))

@@ -64,6 +64,8 @@ DECISION_LINE = (
     Field("favourable", "number", "d.favourable", "favourable"),
     Field("features_sha256", "text", "d.features_sha256", "features_sha256"),
     Field("personal_data_erased_at", "time", "d.personal_data_erased_at", "personal_data_erased_at"),
+    # Restricted on the person's request (oversight.erasure): exports are auditors' only, and flag it.
+    Field("restricted_at", "time", "d.restricted_at", "restricted_at"),
     Field("features", "json", "d.features", "features_json"),
 )
 # The decision's current explanation ("explanation": null without one).

@@ -6,6 +6,9 @@ and what the subject wrote in review requests (reviews.services.requests). What 
 skeleton (ids, model version, score, outcome, times, `features_sha256`), the per-feature
 contribution numbers that aggregate statistics read, and the audit chain, which holds only ids
 and hashes and therefore still verifies.
+
+A decision restricted on the person's request (oversight.erasure) is erased as soon as the AI Act's
+six months of logs have passed (MIN_RETENTION_DAYS), even if its version keeps decisions longer.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import Action
 from audit.services import Actor, audit_record
-from decisions.models import Decision, ModelVersion
+from decisions.models import MIN_RETENTION_DAYS, Decision, ModelVersion
 from explanations.models import Explanation
 from reviews.services.requests import reviews_erase_personal_data
 
@@ -26,6 +30,24 @@ BATCH = 500
 
 def retention_cutoff(version: ModelVersion, now: datetime) -> datetime:
     return now - timedelta(days=version.retention_days)
+
+
+def _due(cutoff: datetime, now: datetime) -> Q:
+    """Past the version's period, or restricted on request and past the legal minimum."""
+    restricted_cutoff = now - timedelta(days=MIN_RETENTION_DAYS)
+    return Q(decided_at__lt=cutoff) | Q(restricted_at__isnull=False, decided_at__lt=restricted_cutoff)
+
+
+def erase_rows(*, decision_ids: list, now: datetime) -> tuple[int, int]:
+    """Blank the decisions' personal data (locked by the caller): their features, what restates
+    them in their explanations, what the subject wrote. Returns (explanations, review requests)."""
+    Decision.objects.filter(pk__in=decision_ids).update(features={}, personal_data_erased_at=now)
+    # Contributions are numbers keyed by feature and stay; the person's values went with the
+    # features above, and the raw column values and counterfactuals (which restate them) go.
+    explanations = Explanation.objects.filter(decision_id__in=decision_ids).update(
+        raw_values=[], counterfactuals=None
+    )
+    return explanations, reviews_erase_personal_data(decision_ids=decision_ids)
 
 
 def retention_erase_expired(
@@ -40,7 +62,7 @@ def retention_erase_expired(
         while True:
             ids = list(
                 Decision.objects.filter(
-                    model_version_id=version.pk, decided_at__lt=cutoff, personal_data_erased_at__isnull=True
+                    _due(cutoff, now), model_version_id=version.pk, personal_data_erased_at__isnull=True
                 )
                 .order_by("decided_at", "id")
                 .values_list("id", flat=True)[:batch_size]
@@ -65,9 +87,9 @@ def retention_erase_decisions(
         ids = list(
             Decision.objects.select_for_update()
             .filter(
+                _due(cutoff, now),
                 pk__in=decision_ids,
                 model_version_id=model_version.pk,
-                decided_at__lt=cutoff,
                 personal_data_erased_at__isnull=True,
             )
             .order_by("decided_at", "id")
@@ -75,13 +97,7 @@ def retention_erase_decisions(
         )
         if not ids:
             return {"decisions": 0, "explanations": 0, "review_requests": 0}
-        Decision.objects.filter(pk__in=ids).update(features={}, personal_data_erased_at=now)
-        # Contributions are numbers keyed by feature and stay; the person's values went with the
-        # features above, and the raw column values and counterfactuals (which restate them) go.
-        explanations_erased = Explanation.objects.filter(decision_id__in=ids).update(
-            raw_values=[], counterfactuals=None
-        )
-        erased_requests = reviews_erase_personal_data(decision_ids=ids)
+        explanations_erased, erased_requests = erase_rows(decision_ids=ids, now=now)
         audit_record(
             actor=actor,
             action=Action.PERSONAL_DATA_ERASED,

@@ -12,6 +12,7 @@ urlpatterns = [
     path("versions/<int:pk>/drift/", views.drift_page, name="drift"),
     path("events/", views.timeline, name="timeline"),
     path("verify/", views.verify, name="verify"),
+    path("erasure/", views.erasure_page, name="erasure"),
     path("exports/", views.export_list, name="exports"),
     path("exports/<uuid:pk>/", views.export_detail, name="export"),
     path("exports/<uuid:pk>/download/", views.export_download, name="export-download"),

@@ -1,4 +1,5 @@
-"""Pages of the auditor's workspace. Read-only for the record: the one POST asks for an export.
+"""Pages of the auditor's workspace. Read-only for the record: one POST asks for an export, the
+other erases a person's data on their request.
 
 Every page is for the `auditor` group: anonymous visitors are sent to sign in, everyone else
 (caseworkers, accounts without a role, API keys, which pages do not accept) gets 403.
@@ -14,13 +15,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.chain import verify_chain
 from audit.models import AuditEvent
+from audit.services import Actor
 from config.errors import ApplicationError, add_service_errors
 from decisions.auth import AUDITOR, has_role, role_required
 
-from . import charts, drift, exports, fairness, selectors
+from . import charts, drift, erasure, exports, fairness, selectors
 from .event_display import Names, fields_of
 from .export_filters import parse_when
-from .forms import ExportForm, TimelineFilterForm
+from .forms import ErasureForm, ExportForm, TimelineFilterForm
 from .manifest import manifest_text
 from .models import Export
 
@@ -242,3 +244,23 @@ def export_manifest(request, pk):
     response = HttpResponse(manifest_text(export.manifest), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="{export.file_name}.manifest.json"'
     return response
+
+
+@require_http_methods(["GET", "POST"])
+@auditor_required
+def erasure_page(request):
+    """A person's erasure request: each decision erased or restricted, and what remains, shown once."""
+    form = ErasureForm(request.POST or None)
+    results = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            results = erasure.subject_erase(
+                subject_ref=form.cleaned_data["subject_ref"],
+                reason=form.cleaned_data["reason"],
+                actor=Actor.user(request.user),
+            )
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+        else:
+            form = ErasureForm()
+    return render(request, "oversight/erasure.html", {"form": form, "results": results})
