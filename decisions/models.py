@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 
 from django.db import models
 from django.db.models import Q
@@ -85,6 +86,9 @@ class ModelVersion(TimeStamped):
     consequences = models.TextField(blank=True)
     legal_basis = models.TextField(blank=True)
     contact = models.TextField(blank=True)
+    # The texts above per language, {"de": {"purpose": ...}}; decisions.translations.version_texts
+    # reads them, each falling back to the default.
+    text_translations = models.JSONField(default=dict, blank=True)
     retention_days = models.PositiveIntegerField(default=MIN_RETENTION_DAYS)
     registered_by = models.CharField(max_length=64, blank=True)
 
@@ -129,6 +133,9 @@ class Decision(models.Model):
     class Kind(models.TextChoices):
         AUTOMATED = "automated", "Automated"
         HUMAN = "human", "Human review"
+        # A person at the controller decided, using the model's output as one input (AI Act
+        # Art. 86): their outcome is the decision's, the model's is kept beside it.
+        ASSISTED = "assisted", "Decided by a person with the model's output"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No index of its own: (model_version, decided_at) below serves every lookup by version.
@@ -146,6 +153,10 @@ class Decision(models.Model):
     score = models.FloatField()
     outcome = models.CharField(max_length=64)
     favourable = models.BooleanField(null=True)
+    # An assisted decision's: what the model would have decided, and the controller's reference of
+    # the person who decided (a staff number, never shown to the subject).
+    model_outcome = models.CharField(max_length=64, blank=True)
+    decided_by = models.CharField(max_length=128, blank=True)
     decided_at = models.DateTimeField()
     api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.PROTECT)
     access_token_hash = models.CharField(max_length=64, unique=True)
@@ -153,6 +164,9 @@ class Decision(models.Model):
     access_revoked_at = models.DateTimeField(null=True, blank=True)
     # Set when retention erased the personal data (features); the skeleton and chain remain.
     personal_data_erased_at = models.DateTimeField(null=True, blank=True)
+    # Set when the person asked for erasure before the AI Act's six months of logs had passed: the
+    # data is kept but no longer shown to caseworkers, then erased (oversight.erasure, retention).
+    restricted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-decided_at", "-id"]
@@ -170,6 +184,11 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.outcome}"
+
+    @property
+    def restricted_until(self):
+        """When a decision restricted on request is erased: the end of the AI Act's six months."""
+        return self.decided_at + timedelta(days=MIN_RETENTION_DAYS) if self.restricted_at else None
 
 
 class IdempotencyRecord(models.Model):

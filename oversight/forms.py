@@ -37,6 +37,12 @@ class TimelineFilterForm(forms.Form):
         required=False, label=_("Object"), choices=[("", _("any"))] + list(OBJECT_LABELS.items())
     )
     object_id = forms.CharField(required=False, max_length=64, label=_("Object id"))
+    subject_ref = forms.CharField(
+        required=False,
+        max_length=128,
+        label=_("Data subject"),
+        help_text=_("the controller's reference of a person: events about their decisions"),
+    )
     date_from = forms.DateField(
         required=False, label=_("From"), widget=DayInput, help_text=_("from this day (UTC)")
     )
@@ -108,3 +114,14 @@ class ExportForm(forms.Form):
             "date_from": data["date_from"].isoformat() if data["date_from"] else "",
             "date_to": data["date_to"].isoformat() if data["date_to"] else "",
         }
+
+
+class ErasureForm(forms.Form):
+    """A data subject's erasure request, entered by an auditor; oversight.erasure checks it."""
+
+    subject_ref = forms.CharField(max_length=128, label=_("The person's reference"))
+    reason = forms.CharField(
+        max_length=200,
+        label=_("Ground of the request"),
+        help_text=_("For the audit log, e.g. “Art. 17(1)(b): consent withdrawn”. Write no personal data."),
+    )

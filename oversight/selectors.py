@@ -18,6 +18,7 @@ from decisions.auth import ROLES
 from decisions.models import ApiKey, Decision, ModelVersion
 from explanations.models import Explanation
 from explanations.selectors import global_importance
+from reviews.access_log import reads_of_decisions
 from reviews.models import ReviewRequest
 
 from . import storage
@@ -26,6 +27,7 @@ from .fairness import has_favourable, model_decisions
 from .models import Export
 
 TIMELINE_PAGE = 50
+SUBJECT_DECISIONS = 200  # a person's decisions the timeline's subject filter looks for, newest
 
 
 def model_versions() -> QuerySet[ModelVersion]:
@@ -81,6 +83,21 @@ def human_decisions(version: ModelVersion) -> dict:
         "kept": counts["total"] - counts["changed"],
         "changed_rate": _rate(counts["changed"], counts["total"]),
         "outcomes": [{"outcome": r["outcome"], "n": r["n"]} for r in rows],
+    }
+
+
+def assisted_decisions(version: ModelVersion) -> dict:
+    """Decisions people took with the model's output as one input (AI Act Art. 86): how many,
+    and how often they decided otherwise than the model would have (automation bias's measure)."""
+    assisted = Decision.objects.filter(model_version=version, kind=Decision.Kind.ASSISTED)
+    counts = assisted.aggregate(
+        total=Count("id"), differed=Count("id", filter=~Q(outcome=F("model_outcome")))
+    )
+    return {
+        "decisions": counts["total"],
+        "differed": counts["differed"],
+        "followed": counts["total"] - counts["differed"],
+        "differed_rate": _rate(counts["differed"], counts["total"]),
     }
 
 
@@ -141,6 +158,7 @@ def version_overview(version: ModelVersion) -> dict:
         "retention_days": version.retention_days,
         "outcomes": outcomes,
         "human": human_decisions(version),
+        "assisted": assisted_decisions(version),
         "explanations": explanation_coverage(version, outcomes["decisions"]),
         "reviews": review_statistics(version, outcomes["decisions"]),
         "importance": global_importance(version.pk),
@@ -196,12 +214,27 @@ def event_names(events: list[AuditEvent]) -> Names:
     )
 
 
+def about_subject(subject_ref: str) -> Q:
+    """The events about a person's decisions: whose object is one, or whose data names one (a
+    review's `decision`, a read's `decisions`)."""
+    ids = [
+        str(pk)
+        for pk in Decision.objects.filter(subject_ref=subject_ref)
+        .order_by("-decided_at")
+        .values_list("pk", flat=True)[:SUBJECT_DECISIONS]
+    ]
+    if not ids:
+        return Q(pk__in=[])
+    return reads_of_decisions(ids) | Q(data__decision__in=ids)
+
+
 def event_timeline(
     *,
     action: str = "",
     actor_type: str = "",
     object_type: str = "",
     object_id: str = "",
+    subject_ref: str = "",
     date_from: datetime | None = None,
     date_to: datetime | None = None,
     before: int | None = None,
@@ -217,6 +250,8 @@ def event_timeline(
         qs = qs.filter(object_type=object_type)
     if object_id:
         qs = qs.filter(object_id=object_id)
+    if subject_ref:
+        qs = qs.filter(about_subject(subject_ref))
     if date_from:
         qs = qs.filter(created_at__gte=date_from)
     if date_to:

@@ -27,6 +27,7 @@ class QueueFilterForm(forms.Form):
             (ReviewRequest.Kind.VIEW, _("Point of view")),
             (ReviewRequest.Kind.CONTEST, _("Contest")),
             (ReviewRequest.Kind.HUMAN_INTERVENTION, _("Human intervention")),
+            (ReviewRequest.Kind.RECTIFY, _("Rectification")),
         ]
         self.fields["status"].choices = [
             ("open", _("Open")),
@@ -36,6 +37,8 @@ class QueueFilterForm(forms.Form):
             (ReviewRequest.Status.INFO_REQUESTED, _("Waiting for the person")),
             (ReviewRequest.Status.UPHELD, _("Upheld")),
             (ReviewRequest.Status.OVERTURNED, _("Overturned")),
+            (ReviewRequest.Status.RECTIFIED, _("Rectified")),
+            (ReviewRequest.Status.REJECTED, _("Correction refused")),
         ]
         self.fields["assignee"].choices = [
             ("", _("Anyone")),
@@ -121,3 +124,35 @@ class ExtendForm(forms.Form):
         missing=_("Write why more time is necessary."),
         rows=4,
     )
+
+
+class RectifyForm(forms.Form):
+    """A rectification: accept or reject each proposed correction, with reasons the person reads.
+    `in_force` as in DecideForm: the outcome the caseworker was shown."""
+
+    rationale = _text(
+        _("Your reasons"),
+        _("The person will read them: say why each correction was accepted or not."),
+        missing=_("Write your reasons for the decision."),
+        rows=3,
+    )
+    in_force = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, proposals: list[dict], **kwargs):
+        kwargs.setdefault("prefix", "rectify")
+        super().__init__(*args, **kwargs)
+        for proposal in reversed(proposals):
+            field = forms.ChoiceField(
+                label=_("%(label)s: “%(used)s” → “%(proposed)s”") % proposal,
+                choices=[("accept", _("Accept")), ("reject", _("Reject"))],
+                widget=forms.RadioSelect,
+                error_messages={"required": _("Accept or reject this correction.")},
+            )
+            self.fields = {"field_" + proposal["name"]: field, **self.fields}
+
+    def accepted(self) -> list[str]:
+        return [
+            name.removeprefix("field_")
+            for name, choice in self.cleaned_data.items()
+            if name.startswith("field_") and choice == "accept"
+        ]

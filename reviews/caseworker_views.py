@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.models import Action
 from audit.services import Actor, audit_record
@@ -20,10 +20,12 @@ from decisions.models import DecisionModel
 from decisions.selectors import effective_decision
 from decisions.subject_access import subject_access_reissue
 
-from . import automation_bias, case_page, deadlines, selectors
-from .caseworker_forms import AskForm, DecideForm, ExtendForm, QueueFilterForm
+from . import automation_bias, case_page, deadlines, rectification, selectors
+from .caseworker_forms import AskForm, DecideForm, ExtendForm, QueueFilterForm, RectifyForm
+from .models import ReviewRequest
 from .presentation import case_presentation, decision_presentation
 from .services import casework
+from .services import rectify as rectify_service
 
 FOR_CASEWORKERS = gettext_lazy("This page is for caseworkers.")
 FOR_SUPERVISORS = gettext_lazy(
@@ -128,6 +130,15 @@ def case(request, reference: str):
         object_id=found.decision_id,
         data={"reference": found.reference},
     )
+    if found.decision.restricted_at and found.decision.personal_data_erased_at is None:
+        # Restricted on the person's request (oversight.erasure): nothing of theirs is shown.
+        restricted = {
+            "case": found,
+            "restricted": True,
+            "overdue": deadlines.is_overdue(found),
+            "days_left": deadlines.days_left(found),
+        }
+        return render(request, "reviews/caseworker_case.html", restricted)
     return render(request, "reviews/caseworker_case.html", _case_context(request, found))
 
 
@@ -212,6 +223,41 @@ def overturn(request, reference: str):
         ),
         done_message=_("Case %(reference)s: decision overturned; the new decision is recorded."),
     )
+
+
+@caseworker_required
+@require_http_methods(["GET", "POST"])
+def rectify(request, reference: str):
+    """A rectification: the proposed values beside those used, each accepted or rejected; on
+    acceptance the same model version decides again (reviews.services.rectify)."""
+    found = _case_or_404(reference)
+    if found.kind != ReviewRequest.Kind.RECTIFY:
+        raise Http404(_("No such case."))
+    if found.decision.restricted_at or found.decision.personal_data_erased_at:
+        return redirect("reviews:case", reference=reference)  # its data is not shown to caseworkers
+    in_force = effective_decision(found.decision)
+    proposed = rectification.proposals(found, in_force)
+    data = request.POST if request.method == "POST" else None
+    form = RectifyForm(data, proposals=proposed, initial={"in_force": str(in_force.pk)})
+    if request.method == "POST" and form.is_valid():
+        try:
+            rectify_service.review_rectify(
+                request=found,
+                user=request.user,
+                accepted=form.accepted(),
+                rationale=form.cleaned_data["rationale"],
+                expected_in_force=form.cleaned_data["in_force"],
+            )
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(
+                request, _("Case %(reference)s: corrections decided.") % {"reference": reference}
+            )
+            return redirect("reviews:case", reference=reference)
+    context = {"case": found, "current": in_force, "proposals": proposed, "form": form}
+    status = 400 if request.method == "POST" else 200
+    return render(request, "reviews/caseworker_rectify.html", context, status=status)
 
 
 @caseworker_required

@@ -18,6 +18,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from decisions.registry import schema_for_language
+from decisions.translations import version_texts
+
 from .history import outcome_history
 from .models import ReviewRequest
 from .selectors import contact_of
@@ -34,7 +37,9 @@ def _send(*, request_id: int, template: str, subject: str, link: str, context_fo
         context = {
             "request": request,
             "decision": request.decision,
-            "controller": request.decision.model_version.controller,
+            "controller": version_texts(request.decision.model_version, translation.get_language())[
+                "controller"
+            ],
             "link": link,
             **(context_for(request) if context_for is not None else {}),
         }
@@ -85,4 +90,25 @@ def send_extension(*, request_id: int, link: str) -> bool:
 def send_outcome(*, request_id: int, link: str) -> bool:
     return _send(
         request_id=request_id, template="outcome", subject=OUTCOME, link=link, context_for=_outcome_context
+    )
+
+
+def _rectification_context(request: ReviewRequest) -> dict:
+    """The fields accepted and rejected, and the outcome decided again on the corrected data."""
+    closing = request.actions.filter(kind__in=["rectified", "rectification_rejected"]).last()
+    step = dict(closing.data) if closing is not None else {}
+    schema = schema_for_language(request.decision.model_version, translation.get_language())
+    labels = {f.name: f.label for f in schema.features}
+    for side in ("accepted", "rejected"):
+        step[side] = [labels.get(name, name) for name in step.get(side, [])]
+    return {"step": step, "redecided": request.human_decision}
+
+
+def send_rectification(*, request_id: int, link: str) -> bool:
+    return _send(
+        request_id=request_id,
+        template="rectification",
+        subject=OUTCOME,
+        link=link,
+        context_for=_rectification_context,
     )

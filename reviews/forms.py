@@ -93,6 +93,71 @@ class HumanInterventionForm(SubjectForm):
     contact_email = _email_field()
 
 
+PREFIX = "value_"
+
+
+class RectifyRequestForm(forms.Form):
+    """Some of my data is wrong: a value for each field to correct (the others left empty), with
+    the value used as a hint. The service checks the values against the version's schema."""
+
+    statement = _statement(
+        _("Anything else we should know (optional)"),
+        help_text=_("For example, how we can check the correct values."),
+    )
+    contact_email = _email_field()
+
+    def __init__(self, *args, schema, features: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        corrigible = [f for f in schema.inputs if f.type != "image"]
+        for feature in reversed(corrigible):
+            self.fields = {PREFIX + feature.name: _correction_field(feature, features), **self.fields}
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not self.corrections():
+            raise forms.ValidationError(_("Give the correct value of at least one field"))
+        return data
+
+    def corrections(self) -> dict:
+        return {
+            name[len(PREFIX) :]: value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(PREFIX) and value not in (None, "")
+        }
+
+    def add_correction_errors(self, fields: dict) -> None:
+        """The service's refusals, each on its own field."""
+        for name, message in fields.items():
+            field = PREFIX + name
+            self.add_error(field if field in self.fields else None, message)
+
+
+def _correction_field(feature, features: dict) -> forms.Field:
+    used = feature.display_value(features.get(feature.name))
+    hint = _("We used: %(value)s.") % {"value": used}
+    if feature.description:
+        hint = f"{feature.description} {hint}"
+    if feature.type == "categorical":
+        choices = [("", _("No change"))] + [(c.value, c.label) for c in feature.categories]
+        return forms.ChoiceField(
+            label=feature.label,
+            help_text=hint,
+            required=False,
+            choices=choices,
+            error_messages={"invalid_choice": _("Choose one of the values listed")},
+        )
+    kind = forms.IntegerField if feature.integer else forms.FloatField
+    return kind(
+        label=f"{feature.label} ({feature.unit})" if feature.unit else feature.label,
+        help_text=hint,
+        required=False,
+        min_value=feature.minimum,
+        max_value=feature.maximum,
+        error_messages={"invalid": _("Enter a number")},
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "any"}),
+    )
+
+
 REQUEST_FORMS = {
     ReviewRequest.Kind.VIEW: ViewRequestForm,
     ReviewRequest.Kind.CONTEST: ContestRequestForm,

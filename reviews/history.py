@@ -25,7 +25,9 @@ from .selectors import closed_reviews_of_decision
 ROLE_LABELS = {CASEWORKER: pgettext_lazy("the role of a person who decided on review", "caseworker")}
 
 AUTOMATED = "automated"
+ASSISTED = "assisted"  # a person at the controller decided using the model's output
 CHANGED = "changed"
+RECTIFIED = "rectified"  # the same model decided again on data the person had corrected
 UPHELD = "upheld"
 _CLOSING = (CaseAction.Kind.UPHELD, CaseAction.Kind.OVERTURNED)
 
@@ -91,10 +93,15 @@ def outcome_history(decision: Decision, *, reviewers: bool = False) -> dict:
         if link.kind == Decision.Kind.AUTOMATED and i == 0:
             steps.append(_step(AUTOMATED, decision=link, at=link.decided_at, reviewers=reviewers))
             continue
+        if link.kind == Decision.Kind.ASSISTED and i == 0:
+            step = _step(ASSISTED, decision=link, at=link.decided_at, reviewers=reviewers)
+            step["model_outcome"] = link.model_outcome
+            steps.append(step)
+            continue
         before = chain[i - 1] if i else None
         steps.append(
             _step(
-                CHANGED,
+                RECTIFIED if link.kind == Decision.Kind.AUTOMATED else CHANGED,
                 decision=link,
                 at=link.decided_at,
                 previous=before.outcome if before else "",
@@ -135,6 +142,8 @@ def outcome_history(decision: Decision, *, reviewers: bool = False) -> dict:
         "history": steps,
         "how_decided": {
             "by_person": in_force.kind == Decision.Kind.HUMAN,
+            # The first decision was a person's, the model's output one of their inputs.
+            "assisted": chain[0].kind == Decision.Kind.ASSISTED and in_force.kind != Decision.Kind.HUMAN,
             "step": made,
             "confirmed": confirmed[-1] if confirmed else None,
         },

@@ -16,6 +16,8 @@ class ReviewRequest(TimeStamped):
         VIEW = "view", "Express my point of view"
         CONTEST = "contest", "Contest the decision"
         HUMAN_INTERVENTION = "human_intervention", "Ask for a person to decide"
+        # Art. 16 with Art. 22: some data was wrong; accepted corrections are decided again.
+        RECTIFY = "rectify", "Correct my data"
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
@@ -23,6 +25,8 @@ class ReviewRequest(TimeStamped):
         INFO_REQUESTED = "info_requested", "Waiting for your information"
         UPHELD = "upheld", "Decision confirmed"
         OVERTURNED = "overturned", "Decision changed"
+        RECTIFIED = "rectified", "Data corrected and decided again"
+        REJECTED = "rejected", "Correction refused"
 
     class Grounds(models.TextChoices):
         DATA_WRONG = "data_wrong", "The data used about me is wrong or incomplete"
@@ -39,6 +43,9 @@ class ReviewRequest(TimeStamped):
     grounds = models.CharField(max_length=24, choices=Grounds.choices, blank=True)
     # Personal data, blanked by reviews_erase_personal_data when retention ends.
     statement = models.TextField(blank=True)
+    # A rectification's proposed values, {feature: value}, checked against the version's schema
+    # (reviews.services.rectify). Personal data, like the statement.
+    corrections = models.JSONField(default=dict, blank=True)
     contact_email = models.EmailField(blank=True)
     received_at = models.DateTimeField(db_index=True)
     due_at = models.DateTimeField(db_index=True)
@@ -59,6 +66,8 @@ class ReviewRequest(TimeStamped):
     info_question = models.TextField(blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     rationale = models.TextField(blank=True)
+    # The decision this review recorded: a person's (overturned), or the model's again on the
+    # corrected data (rectified).
     human_decision = models.ForeignKey(
         Decision, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -100,6 +109,8 @@ class CaseAction(models.Model):
         EXTENDED = "extended", "Deadline extended"
         UPHELD = "upheld", "Decision upheld"
         OVERTURNED = "overturned", "Decision overturned"
+        RECTIFIED = "rectified", "Data corrected and decided again"
+        RECTIFICATION_REJECTED = "rectification_rejected", "Correction refused"
 
     request = models.ForeignKey(ReviewRequest, on_delete=models.CASCADE, related_name="actions")
     kind = models.CharField(max_length=24, choices=Kind.choices)

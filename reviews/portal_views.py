@@ -22,7 +22,7 @@ from audit.models import Action
 from audit.services import Actor, audit_record
 from config.errors import ApplicationError, add_service_errors
 from decisions.models import Decision
-from decisions.registry import schema_of
+from decisions.registry import schema_for_language, schema_of
 from decisions.selectors import effective_decision
 from decisions.subject_access import (
     BAD_TOKEN_WINDOW_SECONDS,
@@ -34,9 +34,11 @@ from decisions.subject_access import (
     token_attempts_blocked,
 )
 
-from .forms import REQUEST_FORMS, ReplyForm
+from .access_log import decision_accesses
+from .forms import REQUEST_FORMS, RectifyRequestForm, ReplyForm
 from .models import ReviewRequest
 from .presentation import decision_presentation
+from .rectification import before_after
 from .selectors import review_request_of_decision, review_requests_of_decision
 from .services.requests import review_request_create, review_subject_reply
 from .status_links import review_request_from_status_link
@@ -126,6 +128,8 @@ def subject_decision(request, decision: Decision, token: str):
         requests=list(review_requests_of_decision(decision)),
         kinds=ReviewRequest.Kind,
         reading=decision_reading(decision),
+        accesses=decision_accesses(decision),
+        before_after=before_after(decision),
     )
     return render(request, "reviews/subject_decision.html", context)
 
@@ -167,6 +171,42 @@ def subject_request_new(request, decision: Decision, token: str, kind: str):
         },
         status=400 if request.method == "POST" else 200,
     )
+
+
+@subject_page
+@require_http_methods(["GET", "POST"])
+def subject_rectify(request, decision: Decision, token: str):
+    """Some of my data is wrong: the fields to correct and their values, then a confirmation."""
+    if decision.personal_data_erased_at is not None:
+        return _refused(request, 404)
+    form = RectifyRequestForm(
+        request.POST if request.method == "POST" else None,
+        schema=schema_for_language(decision.model_version, get_language()),
+        features=decision.features,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = review_request_create(
+                decision=decision,
+                kind=ReviewRequest.Kind.RECTIFY,
+                corrections=form.corrections(),
+                statement=form.cleaned_data["statement"],
+                contact_email=form.cleaned_data["contact_email"],
+                access_token=token,
+                language=get_language(),
+            )
+        except ApplicationError as exc:
+            corrections = exc.fields.get("corrections")
+            if isinstance(corrections, dict):
+                form.add_correction_errors(corrections)
+            else:
+                add_service_errors(form, exc)
+        else:
+            url = reverse("reviews:subject-request", kwargs={"token": token, "reference": created.reference})
+            return redirect(url + "?new=1")
+    context = {"decision": decision, "version": decision.model_version, "token": token, "form": form}
+    status = 400 if request.method == "POST" else 200
+    return render(request, "reviews/subject_rectify_form.html", context, status=status)
 
 
 @subject_page

@@ -3,8 +3,12 @@ its explanation, and of the outcome in force and how it came to be (reviews.hist
 
 from __future__ import annotations
 
+from django.utils.translation import get_language
+
 from decisions.models import Decision
-from decisions.registry import schema_of
+from decisions.registry import schema_for_language, schema_of
+from decisions.translations import version_texts
+from explanations.contributions import contributions_labelled
 from explanations.counterfactuals import NO_MODEL, has_model_to_search
 from explanations.reasons import is_regression, method_sentence, principal_reasons, score_text
 from explanations.render import image_svgs, runner_up_classes, waterfall_svg
@@ -17,10 +21,11 @@ PENDING_REFRESH_SECONDS = 5
 
 
 def data_rows(decision: Decision) -> list[dict]:
-    """Every input with its label and the person's value, so they can spot an error."""
+    """Every input with its label and the person's value, in their language, so they can spot an
+    error."""
     if decision.personal_data_erased_at is not None:
         return []
-    schema = schema_of(decision.model_version)
+    schema = schema_for_language(decision.model_version, get_language())
     return [
         {
             "name": f.name,
@@ -62,14 +67,31 @@ def _counterfactuals_shown(cf, version, method: str) -> dict | None:
     if not isinstance(cf, dict):
         return None
     shown = dict(cf)
+    schema = schema_for_language(version, get_language())
+    shown["items"] = [
+        {**item, "changes": [_change_shown(change, schema) for change in item.get("changes", [])]}
+        for item in cf.get("items", [])
+    ]
     if cf.get("reason") == NO_MODEL["reason"]:
         shown["no_model"] = True
     if is_regression(version.output):
         shown["items"] = [
-            {**item, "score_display": score_text(item["score"], version.output)}
-            for item in cf.get("items", [])
+            {**item, "score_display": score_text(item["score"], version.output)} for item in shown["items"]
         ]
     return shown
+
+
+def _change_shown(change: dict, schema) -> dict:
+    """One change of a counterfactual in the reader's language (it is stored in the default one)."""
+    feature = next((f for f in schema.features if f.name == change.get("feature")), None)
+    if feature is None or "from" not in change or "to" not in change:
+        return change
+    return {
+        **change,
+        "label": feature.label,
+        "from_display": feature.display_value(change["from"]),
+        "to_display": feature.display_value(change["to"]),
+    }
 
 
 def decision_presentation(decision: Decision) -> dict:
@@ -79,6 +101,7 @@ def decision_presentation(decision: Decision) -> dict:
     "How it was decided"); see reviews.history.outcome_history."""
     explanation = explanation_current(decision.pk)
     version = decision.model_version
+    texts = version_texts(version, get_language())
     context: dict = {
         "decision": decision,
         "version": version,
@@ -96,8 +119,14 @@ def decision_presentation(decision: Decision) -> dict:
         **outcome_history(decision),
     }
     if explanation is not None and explanation.status == "done":
-        context["method_sentence"] = method_sentence(explanation.method, version.controller)
+        context["method_sentence"] = method_sentence(explanation.method, texts["controller"])
     if explanation is not None and explanation.status == "done" and decision.personal_data_erased_at is None:
+        # Reasons and chart read the labels through this cached property; the reader's language's.
+        explanation.labelled_contributions = contributions_labelled(
+            schema_for_language(version, get_language()),
+            decision.features or {},
+            explanation.contributions or {},
+        )
         context["reasons"] = principal_reasons(explanation, decision)
         if schema_of(version).is_image:
             context["image"] = image_svgs(explanation, decision)

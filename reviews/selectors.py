@@ -12,7 +12,14 @@ from decisions.models import Decision
 from .models import CaseAction, ReviewRequest
 
 QUEUE_STATUSES = ("open", "all", *ReviewRequest.Status.values)
-CLOSED_STATUSES = (ReviewRequest.Status.UPHELD, ReviewRequest.Status.OVERTURNED)
+# The reviews that decided: a person's outcome upheld or overturned, or the model's again on
+# corrected data (rectified).
+CLOSED_STATUSES = (
+    ReviewRequest.Status.UPHELD,
+    ReviewRequest.Status.OVERTURNED,
+    ReviewRequest.Status.RECTIFIED,
+)
+CHANGING_STATUSES = (ReviewRequest.Status.OVERTURNED, ReviewRequest.Status.RECTIFIED)
 
 
 def _history() -> Prefetch:
@@ -94,11 +101,11 @@ def caseworkers() -> QuerySet:
 def outcome_in_force(decision_path: str) -> Coalesce:
     """An annotation: the outcome in force of the decision at `decision_path` (a path to an
     original decision from the rows annotated). Every change is a review that closed as
-    overturned with the human decision it recorded; the history being a line, the latest of
+    overturned or rectified with the decision it recorded; the history being a line, the latest of
     those holds, and without one the decision's own outcome does."""
     latest_change = (
         ReviewRequest.objects.filter(
-            decision_id=OuterRef(f"{decision_path}_id"), status=ReviewRequest.Status.OVERTURNED
+            decision_id=OuterRef(f"{decision_path}_id"), status__in=CHANGING_STATUSES
         )
         .exclude(human_decision=None)
         .order_by("-human_decision__decided_at", "-id")

@@ -27,6 +27,7 @@ class SubjectRequestSerializer(serializers.ModelSerializer):
             "grounds",
             "status",
             "statement",
+            "corrections",
             "received_at",
             "due_at",
             "extension_months",
@@ -86,6 +87,8 @@ class RequestCreateSerializer(serializers.Serializer):
     grounds = serializers.ChoiceField(choices=ReviewRequest.Grounds.values, required=False, allow_blank=True)
     statement = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT)
     contact_email = serializers.EmailField(required=False, allow_blank=True)
+    # A rectification's proposed values, {feature: value}; the service checks them by name.
+    corrections = serializers.DictField(required=False)
 
 
 class TextSerializer(serializers.Serializer):

@@ -82,7 +82,7 @@ class SubjectDecision(SubjectView):
 
 
 class SubjectRequests(SubjectView):
-    """Express a view, contest, or ask for human intervention."""
+    """Express a view, contest, ask for human intervention, or propose corrections (`rectify`)."""
 
     @extend_schema(
         request=RequestCreateSerializer,
@@ -98,6 +98,7 @@ class SubjectRequests(SubjectView):
             grounds=data.get("grounds", ""),
             statement=data.get("statement", ""),
             contact_email=data.get("contact_email", ""),
+            corrections=data.get("corrections"),
             access_token=request.auth,
             language=get_language(),
         )

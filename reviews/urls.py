@@ -13,6 +13,7 @@ from . import case_api, caseworker_views, notice_views, portal_views, subject_ap
 app_name = "reviews"
 urlpatterns: list = [
     # The subject's portal (token in the path: the link in the decision notice).
+    path("access/<str:token>/correct/", portal_views.subject_rectify, name="subject-rectify"),
     path("access/<str:token>/ask/<str:kind>/", portal_views.subject_request_new, name="subject-request-new"),
     path(
         "access/<str:token>/requests/<str:reference>/", portal_views.subject_request, name="subject-request"
@@ -35,6 +36,7 @@ urlpatterns: list = [
     path("cases/<str:reference>/take/", caseworker_views.take, name="take"),
     path("cases/<str:reference>/uphold/", caseworker_views.uphold, name="uphold"),
     path("cases/<str:reference>/overturn/", caseworker_views.overturn, name="overturn"),
+    path("cases/<str:reference>/rectify/", caseworker_views.rectify, name="rectify"),
     path("cases/<str:reference>/ask/", caseworker_views.ask, name="ask"),
     path("cases/<str:reference>/extend/", caseworker_views.extend, name="extend"),
     path("cases/<str:reference>/access/reissue/", caseworker_views.reissue_access, name="reissue-access"),

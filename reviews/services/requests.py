@@ -22,6 +22,7 @@ from .. import emails
 from ..deadlines import due_date_for
 from ..models import CaseAction, ReviewRequest
 from ..status_links import status_link
+from .rectify import rectify_corrections_clean
 from .steps import clean_text, event, lock
 
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
@@ -40,8 +41,10 @@ def review_request_create(
     contact_email: str = "",
     access_token: str | None = None,
     language: str | None = None,
+    corrections: dict | None = None,
 ) -> ReviewRequest:
-    """A data subject asks about their decision: their view, a contest, or a person to decide.
+    """A data subject asks about their decision: their view, a contest, a person to decide, or
+    to correct data it used (`corrections`, {feature: value}: reviews.services.rectify).
 
     `access_token` is the token the subject came with; it is used only to put their link in the
     receipt e-mail and never stored.
@@ -55,8 +58,12 @@ def review_request_create(
         errors["grounds"] = "choose the grounds on which you contest the decision"
     if kind != ReviewRequest.Kind.CONTEST and grounds:
         errors["grounds"] = "grounds are given only when contesting"
+    if kind != ReviewRequest.Kind.RECTIFY and corrections:
+        errors["corrections"] = "corrections are proposed only with a request to correct data"
     if errors:
         raise ApplicationError("invalid request", fields=errors)
+    if kind == ReviewRequest.Kind.RECTIFY:
+        corrections = rectify_corrections_clean(decision=decision, corrections=corrections)
     statement = clean_text(
         statement, field="statement", required=kind in (ReviewRequest.Kind.VIEW, ReviewRequest.Kind.CONTEST)
     )
@@ -85,6 +92,7 @@ def review_request_create(
             kind=kind,
             grounds=grounds,
             statement=statement,
+            corrections=corrections or {},
             contact_email=contact_email,
             received_at=now,
             due_at=due,
@@ -112,6 +120,8 @@ def review_request_create(
                 "grounds": grounds,
                 "due_at": due.isoformat(),
                 "statement_sha256": canonical_sha256(statement),
+                # Which fields, not their values: those are personal data.
+                **({"corrections": sorted(corrections)} if corrections else {}),
             },
         )
     return request
@@ -146,7 +156,7 @@ def review_subject_reply(*, request: ReviewRequest, statement: str) -> ReviewReq
 
 
 def reviews_erase_personal_data(*, decision_ids) -> int:
-    """Blank what subjects wrote (statements, replies, e-mail addresses) on the requests of these
+    """Blank what subjects wrote (statements, replies, proposed corrections, e-mail addresses) on the requests of these
     decisions, when retention ends. Reviewers' rationales stay: they are the controller's record.
     Returns the number of requests erased."""
     with transaction.atomic():
@@ -156,13 +166,18 @@ def reviews_erase_personal_data(*, decision_ids) -> int:
         ).exclude(rationale="")
         requests = list(
             ReviewRequest.objects.filter(decision_id__in=decision_ids)
-            .filter(~Q(statement="") | ~Q(contact_email="") | Q(pk__in=replies.values("request_id")))
+            .filter(
+                ~Q(statement="")
+                | ~Q(contact_email="")
+                | ~Q(corrections={})
+                | Q(pk__in=replies.values("request_id"))
+            )
             .order_by("pk")
             .values_list("pk", "decision_id", "reference")
         )
         ids = [pk for pk, _, _ in requests]
         ReviewRequest.objects.filter(pk__in=ids).update(
-            statement="", contact_email="", updated_at=timezone.now()
+            statement="", contact_email="", corrections={}, updated_at=timezone.now()
         )
         replies.update(rationale="")
         if requests:
