@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from audit.models import Action
 from audit.services import Actor, audit_record
+from config.errors import ApplicationError
 from decisions.auth import IsCaseworker
 
 from . import selectors
@@ -54,7 +55,7 @@ class ReviewQueue(APIView):
         qs = selectors.review_queue(**params.validated_data, user=request.user).prefetch_related(
             "actions__actor"
         )[:500]
-        return Response(CaseSerializer(qs, many=True).data)
+        return Response([_case_data(case) for case in qs])
 
 
 def _case(reference: str) -> ReviewRequest:
@@ -77,7 +78,19 @@ class ReviewDetail(APIView):
             object_id=found.decision_id,
             data={"reference": found.reference, "via": "api"},
         )
-        return Response(CaseSerializer(found).data)
+        return Response(_case_data(found))
+
+
+# A restricted decision's personal data (oversight.erasure) is not given to caseworkers.
+PERSONAL_FIELDS = ("statement", "corrections", "features")
+
+
+def _case_data(case: ReviewRequest) -> dict:
+    data = CaseSerializer(case).data
+    data["restricted"] = case.decision.restricted_at is not None
+    if data["restricted"]:
+        data.update({name: None for name in PERSONAL_FIELDS if name in data})
+    return data
 
 
 def _case_action(serializer_class, perform):
@@ -87,13 +100,21 @@ def _case_action(serializer_class, perform):
         @extend_schema(request=serializer_class, responses={200: CaseSerializer})
         def post(self, request, reference):
             found = _case(reference)
+            if found.decision.restricted_at is not None:
+                raise ApplicationError(
+                    "decision restricted",
+                    fields={
+                        "status": "this decision is restricted on the person's request: it cannot be worked on"
+                    },
+                    status_code=409,
+                )
             data = {}
             if serializer_class is not None:
                 serializer = serializer_class(data=request.data)
                 serializer.is_valid(raise_exception=True)
                 data = serializer.validated_data
             perform(found, request.user, data)
-            return Response(CaseSerializer(selectors.review_case(reference)).data)
+            return Response(_case_data(selectors.review_case(reference)))
 
     return CaseAction_
 

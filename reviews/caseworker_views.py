@@ -131,21 +131,32 @@ def case(request, reference: str):
         data={"reference": found.reference},
     )
     if found.decision.restricted_at and found.decision.personal_data_erased_at is None:
-        # Restricted on the person's request (oversight.erasure): nothing of theirs is shown.
-        restricted = {
-            "case": found,
-            "restricted": True,
-            "overdue": deadlines.is_overdue(found),
-            "days_left": deadlines.days_left(found),
-        }
-        return render(request, "reviews/caseworker_case.html", restricted)
+        return _restricted_page(request, found)
     return render(request, "reviews/caseworker_case.html", _case_context(request, found))
+
+
+def _restricted_page(request, found, *, refused: bool = False):
+    """Restricted on the person's request (oversight.erasure): nothing of theirs is shown, and an
+    action posted is refused (409) without being tried."""
+    if refused:
+        messages.error(
+            request, _("This decision is restricted on the person's request: its case cannot be worked on.")
+        )
+    context = {
+        "case": found,
+        "restricted": True,
+        "overdue": deadlines.is_overdue(found),
+        "days_left": deadlines.days_left(found),
+    }
+    return render(request, "reviews/caseworker_case.html", context, status=409 if refused else 200)
 
 
 @caseworker_required
 @require_POST
 def take(request, reference: str):
     found = _case_or_404(reference)
+    if found.decision.restricted_at:
+        return _restricted_page(request, found, refused=True)
     try:
         casework.review_take(request=found, user=request.user)
     except ApplicationError as exc:
@@ -162,6 +173,8 @@ def _flatten(exc: ApplicationError) -> str:
 def _act(request, reference: str, *, form_name: str, build_form, perform, done_message: str):
     """Validate the action's form, call its service, and redirect (or show the case with errors)."""
     found = _case_or_404(reference)
+    if found.decision.restricted_at:
+        return _restricted_page(request, found, refused=True)
     form = build_form(found)
     if form.is_valid():
         try:
@@ -233,6 +246,8 @@ def rectify(request, reference: str):
     found = _case_or_404(reference)
     if found.kind != ReviewRequest.Kind.RECTIFY:
         raise Http404(_("No such case."))
+    if found.decision.restricted_at and request.method == "POST":
+        return _restricted_page(request, found, refused=True)
     if found.decision.restricted_at or found.decision.personal_data_erased_at:
         return redirect("reviews:case", reference=reference)  # its data is not shown to caseworkers
     in_force = effective_decision(found.decision)

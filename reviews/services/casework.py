@@ -38,9 +38,28 @@ def _require_caseworker(user) -> None:
 
 
 def _require_open(request: ReviewRequest) -> None:
+    """Open, and its decision not restricted on the person's request (oversight.erasure): a
+    restricted decision's case cannot be worked on until its data is erased."""
     if not request.is_open:
         raise ApplicationError(
             "request already decided", fields={"status": f"request is {request.status}"}, status_code=409
+        )
+    if request.decision.restricted_at is not None:
+        raise ApplicationError(
+            "decision restricted",
+            fields={"status": "this decision is restricted on the person's request: it cannot be worked on"},
+            status_code=409,
+        )
+
+
+def _require_not_rectify(request: ReviewRequest) -> None:
+    """A request for correction is decided by accepting or rejecting the corrections
+    (services.rectify), never by upholding or overturning."""
+    if request.kind == ReviewRequest.Kind.RECTIFY:
+        raise ApplicationError(
+            "request for correction",
+            fields={"status": "decide a request for correction by accepting or rejecting its corrections"},
+            status_code=409,
         )
 
 
@@ -214,6 +233,7 @@ def review_uphold(
     with transaction.atomic():
         request = lock(request)
         _require_open(request)
+        _require_not_rectify(request)
         reviewed = _lock_outcome_in_force(request, expected_in_force)
         now = timezone.now()
         _claim_for(request, user, now)
@@ -272,6 +292,7 @@ def review_overturn(
     with transaction.atomic():
         request = lock(request)
         _require_open(request)
+        _require_not_rectify(request)
         reviewed = _lock_outcome_in_force(request, expected_in_force)
         labels = reviewed.model_version.output["class_labels"]
         if new_outcome not in labels:

@@ -18,7 +18,7 @@ from explanations.drain import explanation_drain
 from explanations.models import Explanation
 from explanations.recording import decision_record, decision_record_many
 from reviews.models import CaseAction, ReviewRequest
-from reviews.services import rectify, requests
+from reviews.services import casework, rectify, requests
 from tests.conftest import client_for
 from tests.services import wait_until
 
@@ -116,6 +116,9 @@ def test_accepted_correction_is_decided_again_by_the_same_version_and_shown_side
     wait_until(explained.exists, timeout=90, what="the new decision's explanation")
     page = text_of(client.get(f"/access/{recorded.access_token}/"))
     assert "Decided again on your corrected data" in page
+    header = page.split('id="reviewed-title">')[1].split("</h2>")[0]
+    assert header == "This decision was made again on your corrected data"
+    assert "A person has reviewed this decision" not in page and "decided by a person on" not in page
     assert "Before the correction" in page and "After the correction" in page
     assert 'id="before-chart' in page and 'id="after-chart' in page
     side_by_side = page.split("Before the correction")[1]
@@ -264,3 +267,33 @@ def test_only_caseworkers_decide_corrections(
         decision=recorded.decision, kind="contest", grounds="other", statement="My income is higher."
     )
     assert client_for(caseworker).get(f"/cases/{contest.reference}/rectify/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_request_for_correction_is_not_upheld_or_overturned(credit_version, credit_trained, caseworker):
+    recorded = decision_record_many(
+        items=[DecisionInput(model="credit-risk", features=credit_trained.sample_rows[4], subject_ref="p-5")],
+        actor=Actor.system("tests"),
+    )[0]
+    case = rectify_request(recorded, corrections_for(credit_version, recorded.decision.features))
+    page = text_of(client_for(caseworker).get(f"/cases/{case.reference}/"))
+    assert "Accept or reject the proposed corrections" in page
+    assert f"/cases/{case.reference}/uphold/" not in page and f"/cases/{case.reference}/overturn/" not in page
+    other = next(o for o in credit_version.output["class_labels"] if o != recorded.decision.outcome)
+    for act in (
+        lambda: casework.review_uphold(request=case, user=caseworker, rationale=RATIONALE),
+        lambda: casework.review_overturn(
+            request=case, user=caseworker, new_outcome=other, rationale=RATIONALE
+        ),
+    ):
+        with pytest.raises(ApplicationError) as refused:
+            act()
+        assert refused.value.status_code == 409
+        assert "accepting or rejecting its corrections" in refused.value.fields["status"]
+    api = client_for(caseworker).post(
+        f"/api/v1/reviews/{case.reference}/uphold/", {"rationale": RATIONALE}, format="json"
+    )
+    assert api.status_code == 409 and "accepting or rejecting" in api.json()["errors"]["status"]
+    case.refresh_from_db()
+    assert (case.status, case.human_decision) == ("received", None)
+    assert Decision.objects.filter(supersedes=recorded.decision).count() == 0
