@@ -7,6 +7,7 @@ serialises SHAP calls which touch process-global state.
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -116,6 +117,25 @@ class Explainer(ABC):
     output_space: str
     device: str
     params: dict[str, Any]
+    versions: dict[str, str]
+
+    def _result(
+        self, *, values: Any, base_values: Any, predictions: Any, explained_class: Any, started: float
+    ) -> Explanation:
+        """This explainer's Explanation of a batch whose computation began at `started`
+        (time.perf_counter)."""
+        return Explanation(
+            method=self.method,
+            params=dict(self.params),
+            output_space=self.output_space,
+            values=values,
+            base_values=base_values,
+            predictions=predictions,
+            explained_class=explained_class,
+            device=self.device,
+            versions=self.versions,
+            compute_seconds=time.perf_counter() - started,
+        )
 
     @abstractmethod
     def explain(self, X: np.ndarray, classes: np.ndarray | None = None) -> Explanation:

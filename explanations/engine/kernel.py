@@ -102,17 +102,12 @@ class KernelExplainer(Explainer):
         predictions = np.asarray(self._link(outputs[index, output_index]), dtype=np.float64)
         if self._single_output:
             flip_to_negative_class(values, base_values, predictions, explained == 0, self.output_space)
-        return Explanation(
-            method=self.method,
-            params=dict(self.params),
-            output_space=self.output_space,
+        return self._result(
             values=values,
             base_values=base_values,
             predictions=predictions,
             explained_class=explained,
-            device=self.device,
-            versions=self.versions,
-            compute_seconds=time.perf_counter() - started,
+            started=started,
         )
 
     def _shap_values(self, rows: np.ndarray) -> np.ndarray:

@@ -113,17 +113,12 @@ class LightGBMTreeExplainer(Explainer):
         predictions = margins[index, group].copy()
         if self._binary:
             flip_to_negative_class(values, base_values, predictions, chosen == 0, "log_odds")
-        return Explanation(
-            method=self.method,
-            params=dict(self.params),
-            output_space=self.output_space,
+        return self._result(
             values=values,
             base_values=base_values,
             predictions=predictions,
             explained_class=chosen,
-            device=self.device,
-            versions=self.versions,
-            compute_seconds=time.perf_counter() - started,
+            started=started,
         )
 
 

@@ -98,17 +98,12 @@ class LinearExplainer(Explainer):
         predictions = margins[index, output].copy()
         if single and self._classifier:
             flip_to_negative_class(values, base_values, predictions, explained == 0, self.output_space)
-        return Explanation(
-            method=self.method,
-            params=dict(self.params),
-            output_space=self.output_space,
+        return self._result(
             values=values,
             base_values=base_values,
             predictions=predictions,
             explained_class=explained,
-            device=self.device,
-            versions=self.versions,
-            compute_seconds=time.perf_counter() - started,
+            started=started,
         )
 
     def _scaled(self, rows: np.ndarray) -> np.ndarray:

@@ -94,17 +94,12 @@ class PartitionExplainer(Explainer):
         for row in range(n_rows):
             values[row] = self._explain_row(rows[row], int(explained[row]))
         index = np.arange(n_rows)
-        return Explanation(
-            method=self.method,
-            params=dict(self.params),
-            output_space=self.output_space,
+        return self._result(
             values=values,
             base_values=self._base[explained],
             predictions=outputs[index, explained],
             explained_class=explained,
-            device=self.device,
-            versions=self.versions,
-            compute_seconds=time.perf_counter() - started,
+            started=started,
         )
 
     def _outputs(self, rows: np.ndarray) -> np.ndarray:

@@ -115,17 +115,12 @@ class SklearnTreeExplainer(Explainer):
         self._check_additivity(values, base_values, predictions)
         if single and self._classes:
             flip_to_negative_class(values, base_values, predictions, explained == 0, self.output_space)
-        return Explanation(
-            method=self.method,
-            params=dict(self.params),
-            output_space=self.output_space,
+        return self._result(
             values=values,
             base_values=base_values,
             predictions=predictions,
             explained_class=explained,
-            device=self.device,
-            versions=self.versions,
-            compute_seconds=time.perf_counter() - started,
+            started=started,
         )
 
     def _raw_outputs(self, rows: np.ndarray) -> np.ndarray:

@@ -103,17 +103,12 @@ class TreeExplainer(Explainer):
         if n_groups == 1 and self._binary:
             flip_to_negative_class(values, base_values, predictions, chosen == 0, "log_odds")
 
-        return Explanation(
-            method=self.method,
-            params=dict(self.params),
-            output_space=self.output_space,
+        return self._result(
             values=values,
             base_values=base_values,
             predictions=predictions,
             explained_class=chosen,
-            device=self.device,
-            versions=self.versions,
-            compute_seconds=time.perf_counter() - started,
+            started=started,
         )
 
     @staticmethod
