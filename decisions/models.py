@@ -61,6 +61,9 @@ class ModelVersion(TimeStamped):
         RETIRED = "retired", "Retired"
         # Its registration checks failed: `checks` names every reason. It can never decide.
         REJECTED = "rejected", "Rejected"
+        # Worker processes died while predicting or explaining with it (MODEL_CRASH_LIMIT times):
+        # it decides and explains nothing more; its pending explanations were failed with the reason.
+        SUSPENDED = "suspended", "Suspended (crashed its workers)"
 
     model = models.ForeignKey(DecisionModel, on_delete=models.PROTECT, related_name="versions")
     version = models.CharField(max_length=64)
@@ -72,6 +75,9 @@ class ModelVersion(TimeStamped):
     # A candidate in shadow is scored and explained beside the default on live decisions,
     # without deciding (explanations.shadow).
     shadow = models.BooleanField(default=False)
+    # Worker processes lost while running this version (counted by the sweeper); at
+    # MODEL_CRASH_LIMIT the version is suspended.
+    crashes = models.PositiveIntegerField(default=0)
     artifact = models.BinaryField()
     artifact_sha256 = models.CharField(max_length=64)
     feature_schema = models.JSONField()
