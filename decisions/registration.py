@@ -116,6 +116,15 @@ def model_register(
         parsed = FeatureSchema.from_dict(schema)
     except SchemaError as exc:
         raise ApplicationError("invalid feature schema", fields={"schema": str(exc)}) from None
+    # Counted from the declarations, before anything is made per column: a 200-byte schema
+    # with a huge image shape must not make millions of column names.
+    if parsed.width > settings.MODEL_MAX_COLUMNS:
+        raise ApplicationError(
+            "invalid feature schema",
+            fields={
+                "schema": f"encodes more than {settings.MODEL_MAX_COLUMNS:,} model columns (MODEL_MAX_COLUMNS)"
+            },
+        )
     output = _check_output(output)
     if external and output["type"] == "multiclass":
         raise ApplicationError(
@@ -181,6 +190,12 @@ def model_register(
     return version_obj
 
 
+def upload_read(upload: Any, *, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of an uploaded file: enough for model_register to refuse one
+    over its limit by name, without reading a huge upload into memory."""
+    return upload.read(limit + 1) if upload else b""
+
+
 def _queue_checks(version_id: int) -> None:
     """Publish the checks after commit; with the broker down the version stays pending and the
     sweeper queues its checks once the broker is back (explanations.sweeper)."""
@@ -225,7 +240,9 @@ def _check_artifact(artifact: bytes, external: bool) -> None:
     if len(artifact) > settings.MODEL_ARTIFACT_MAX_BYTES:
         raise ApplicationError(
             "artifact rejected",
-            fields={"artifact": f"is {len(artifact):,} bytes; at most {settings.MODEL_ARTIFACT_MAX_BYTES:,}"},
+            fields={
+                "artifact": f"is larger than {settings.MODEL_ARTIFACT_MAX_BYTES:,} bytes (MODEL_ARTIFACT_MAX_BYTES)"
+            },
             status_code=413,
         )
 
@@ -240,7 +257,8 @@ def _checked_background(background: np.ndarray | bytes | None, *, width: int, re
         raise ApplicationError(
             "background rejected",
             fields={
-                "background": f"is {len(background):,} bytes; at most {settings.MODEL_BACKGROUND_MAX_BYTES:,}"
+                "background": f"is larger than {settings.MODEL_BACKGROUND_MAX_BYTES:,} bytes "
+                "(MODEL_BACKGROUND_MAX_BYTES)"
             },
             status_code=413,
         )

@@ -25,6 +25,7 @@ _NOT_DECIDING = {
     ModelVersion.Status.CANDIDATE: "a candidate: it decides only once promoted",
     ModelVersion.Status.REJECTED: "rejected by its registration checks",
     ModelVersion.Status.RETIRED: "retired",
+    ModelVersion.Status.SUSPENDED: "suspended: explaining it crashed worker processes",
 }
 _versions: dict[tuple[int, Any], ModelVersion] = {}
 _schemas: dict[tuple[int, Any], FeatureSchema] = {}
@@ -54,13 +55,18 @@ def resolve_model_version(name: str, version: str | None = None) -> ModelVersion
             fields={"model": f"no model named {name!r} with a version that passed its checks"},
         )
     if row[2] != ModelVersion.Status.ACTIVE:
+        # A suspended version is a state of the server, not a fault of the request: 409.
+        conflict = 409 if row[2] == ModelVersion.Status.SUSPENDED else None
         if version:
             raise ApplicationError(
                 f"{row[2]} model version",
                 fields={"model_version": f"{name}@{version} is {_NOT_DECIDING[row[2]]}"},
+                status_code=conflict,
             )
         raise ApplicationError(
-            f"{row[2]} default version", fields={"model": f"the default version of {name!r} is {row[2]}"}
+            f"{row[2]} default version",
+            fields={"model": f"the default version of {name!r} is {_NOT_DECIDING.get(row[2], row[2])}"},
+            status_code=conflict,
         )
     key = (row[0], row[1])
     found = _versions.get(key)

@@ -74,3 +74,15 @@ def explanation_fail(*, ids: list[int], token: str | None, reason: str) -> int:
                 ]
             )
     return len(failed)
+
+
+def explanation_fail_version(*, model_version_id: int, reason: str) -> int:
+    """Fail every pending or running explanation of a version (it was suspended): no worker
+    claims them again."""
+    ids = list(
+        Explanation.objects.filter(
+            model_version_id=model_version_id,
+            status__in=[Explanation.Status.PENDING, Explanation.Status.RUNNING],
+        ).values_list("id", flat=True)
+    )
+    return explanation_fail(ids=ids, token=None, reason=reason) if ids else 0

@@ -22,7 +22,12 @@ from django.db import DatabaseError, close_old_connections, connections
 from decisions.models import ModelVersion
 
 from . import storage
-from .claims import explanation_claim_batch, explanation_fail, explanation_release
+from .claims import (
+    explanation_claim_batch,
+    explanation_fail,
+    explanation_fail_version,
+    explanation_release,
+)
 from .compute import explanation_compute, is_tensorflow_error, mark_process_for_recycling
 from .queue import explanation_fan_out, fan_out_flag_clear, publish_flag_clear, queue_for
 from .shadow import shadow_run_batch, shadows_of
@@ -61,6 +66,12 @@ def explanation_drain(*, model_version_id: int, max_batches: int | None = None) 
     if version is None:
         logger.info("model version %s is gone; nothing to explain", model_version_id)
         return {"done": 0, "failed": 0, "batches": 0}
+    if version.status == ModelVersion.Status.SUSPENDED:
+        # Explaining it killed worker processes (explanations.sweeper): never claimed again.
+        failed = explanation_fail_version(
+            model_version_id=model_version_id, reason=f"model version {version} is suspended"
+        )
+        return {"done": 0, "failed": failed, "batches": 0}
     # This drain has started: a fan-out task published from now on is a new one.
     fan_out_flag_clear(model_version_id)
     counts = {"done": 0, "failed": 0, "batches": 0}

@@ -21,6 +21,10 @@ logger = logging.getLogger(__name__)
     bind=True,
     name="explanations.explain_pending",
     acks_late=True,  # safe: claims are conditional, so a redelivered task changes nothing twice
+    # A pool process that dies mid-task (a model crashing native code) has its message acked,
+    # not requeued: redelivery would kill process after process. Its claimed rows go stale, the
+    # sweeper counts the crash against the version and, at MODEL_CRASH_LIMIT, suspends it.
+    reject_on_worker_lost=False,
     autoretry_for=(TransientError,),
     retry_backoff=2,
     retry_backoff_max=60,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,17 +43,37 @@ class Predictor:
         raise NotImplementedError
 
 
+_NOT_NPY = "background is not a .npy array of numbers (numpy.save of a float array, without pickled objects)"
+
+
 def load_background(data: bytes) -> np.ndarray:
+    """The 2-D float array in .npy bytes. Its header is read first and its shape must match the
+    bytes that follow: numpy's loader allocates the whole array the header declares before it
+    reads any data, so a 100-byte file declaring a huge shape would take gigabytes."""
+    stream = io.BytesIO(data)
     try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError):
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except (ValueError, OSError, SyntaxError, TypeError):
         # numpy's own message suggests loading with allow_pickle: never, for an uploaded file.
-        raise ArtifactError(
-            "background is not a .npy array of numbers (numpy.save of a float array, without pickled objects)"
-        ) from None
-    if array.ndim != 2:
+        raise ArtifactError(_NOT_NPY) from None
+    if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields is not None:
+        raise ArtifactError(_NOT_NPY)
+    if len(shape) != 2:
         raise ArtifactError("background must be a 2-D array (rows x model columns)")
-    return array.astype(np.float64)
+    count = math.prod(shape)
+    if count * dtype.itemsize != len(data) - stream.tell():
+        raise ArtifactError(
+            f"background: the .npy header declares shape {tuple(shape)} of {dtype.name}, "
+            f"which does not match the {len(data) - stream.tell():,} bytes of data that follow it"
+        )
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
+    return array.reshape(shape, order="F" if fortran_order else "C").astype(np.float64)
 
 
 def dump_background(array: np.ndarray) -> bytes:

@@ -17,6 +17,7 @@ from typing import Any, Final
 import numpy as np
 
 from .base import ArtifactError, Predictor
+from .tree_structure import sklearn_check_trees
 
 # Reviewed for scikit-learn 1.9 / skops 0.16: loading these sets attributes on a fresh object
 # and runs no code from the file. The paths are where scikit-learn defines each class; a class
@@ -145,6 +146,9 @@ class SklearnPredictor(Predictor):
             raise ArtifactError(f"not a loadable skops file ({type(exc).__name__})") from None
         self.model = _fitted_predictor(model)
         self.n_columns = int(self.model.n_features_in_)
+        # skops builds only trusted types, but not trusted values: a tree's node arrays are
+        # read by Cython without bounds checks, so they are checked before anything predicts.
+        sklearn_check_trees(self.model, self.n_columns)
         self._is_classifier = _is_classifier(self.model)
         self._check_outputs()
 

@@ -1,5 +1,5 @@
-"""XGBoost boosters (UBJSON or JSON), predicted through xgboost's C function for in-place
-prediction.
+"""XGBoost boosters (UBJSON or JSON, every tree checked before XGBoost reads it:
+tree_structure.py), predicted through xgboost's C function for in-place prediction.
 
 `Booster.inplace_predict` calls the same function (XGBoosterPredictFromDense) with the same
 configuration, but checks its input against pandas, Arrow, polars and cuDF types, builds its
@@ -21,6 +21,7 @@ import threading
 import numpy as np
 
 from .base import ArtifactError, Predictor
+from .tree_structure import xgboost_checked
 
 
 @functools.cache
@@ -100,9 +101,12 @@ class XGBoostPredictor(Predictor):
     def __init__(self, artifact: bytes):
         import xgboost as xgb
 
+        # XGBoost trusts the trees it loads: each is checked first, and XGBoost reads the
+        # document that was checked (tree_structure.py).
+        checked = xgboost_checked(artifact)
         booster = xgb.Booster()
         try:
-            booster.load_model(bytearray(artifact))
+            booster.load_model(bytearray(checked))
         except xgb.core.XGBoostError as exc:
             # XGBoost's message carries its C++ stack and source paths: its first line is the news.
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
