@@ -10,6 +10,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 from config.celery import app as celery_app
+from config.proxies import client_address
 
 
 def healthz(request):
@@ -31,7 +32,13 @@ def readyz(request):
     except Exception as exc:  # noqa: BLE001
         checks["broker"] = f"error: {exc.__class__.__name__}"
     ready = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", **checks}, status=200 if ready else 503)
+    # Said, not checked: a mail server that is down must not take the site out of rotation (the
+    # e-mails are logged as failed and the subject's pages show the same). `EMAIL_URL=none`
+    # says "disabled", so that an operator sees that nobody is notified.
+    email = {"email": "configured" if settings.EMAIL_ENABLED else "disabled"}
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", **checks, **email}, status=200 if ready else 503
+    )
 
 
 def signin_locked_out(request, response, credentials):
@@ -49,10 +56,10 @@ def signin_locked_out(request, response, credentials):
 
 
 def signin_client_ip(request) -> str | None:
-    """The address a sign-in is counted against (AXES_CLIENT_IP_CALLABLE): REMOTE_ADDR only, as
-    for the subject portal (X-Forwarded-For is whatever the client says). None where there is no
-    address (a unix socket, a test client's force_login): axes stores it in an inet column."""
-    address = request.META.get("REMOTE_ADDR") or ""
+    """The address a sign-in is counted against (AXES_CLIENT_IP_CALLABLE): as for the subject
+    portal, through the trusted proxies only (config.proxies). None where there is no address (a
+    unix socket, a test client's force_login): axes stores it in an inet column."""
+    address = client_address(request)
     try:
         return str(ipaddress.ip_address(address))
     except ValueError:

@@ -24,6 +24,7 @@ case "$role" in
       --max-requests "${WEB_MAX_REQUESTS:-10000}" \
       --max-requests-jitter 1000 \
       --access-logfile - \
+      --logger-class config.gunicorn_logging.RedactingLogger \
       "$@"
     ;;
   worker)

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -64,8 +65,13 @@ def subject_api_status(token: str) -> int:
     return api.get("/api/v1/subject/decision/").status_code
 
 
-def assert_only_the_new_link_works(client, old_token: str, new_url: str) -> None:
-    assert client.get(path_of(new_url)).status_code == 200
+def assert_only_the_new_link_works(client, old_token: str, new_url: str, *, old_session: Client) -> None:
+    assert client.get(path_of(new_url), follow=True).status_code == 200
+    # A browser that opened the old link before loses the decision's pages with it.
+    page = old_session.get(client.get(path_of(new_url))["Location"])
+    assert (
+        page.status_code == 403 and "Open the link from your decision notice again" in page.content.decode()
+    )
     old = client.get(f"/access/{old_token}/")
     # The old token's hash is gone: it reads as any unknown link, not as an ended one.
     assert old.status_code == 404 and "This link is not valid" in old.content.decode()
@@ -83,8 +89,16 @@ def assert_audited_without_secrets(decision: Decision, new_url: str, old_token: 
     assert verify_chain().ok
 
 
+def opened(token: str) -> Client:
+    """A browser that opened the link (its session bound to the decision)."""
+    browser = Client()
+    assert browser.get(f"/access/{token}/").status_code == 302
+    return browser
+
+
 def test_the_controller_reissues_by_api(client, integration, mine):
     before = timezone.now()
+    old_session = opened(mine.access_token)
     response = integration.post(f"/api/v1/decisions/{mine.decision.pk}/access/reissue/")
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
     body = response.json()
@@ -93,7 +107,9 @@ def test_the_controller_reissues_by_api(client, integration, mine):
     assert body["subject_access_url"].startswith("http://127.0.0.1:8000/access/")
     assert decision.access_token_hash == secret_hash(token_of(body["subject_access_url"]))
     assert decision.access_expires_at >= before + timedelta(days=settings.SUBJECT_ACCESS_DAYS)
-    assert_only_the_new_link_works(client, mine.access_token, body["subject_access_url"])
+    assert_only_the_new_link_works(
+        client, mine.access_token, body["subject_access_url"], old_session=old_session
+    )
     assert_audited_without_secrets(
         decision, body["subject_access_url"], mine.access_token, actor_type="api_key"
     )
@@ -101,6 +117,7 @@ def test_the_controller_reissues_by_api(client, integration, mine):
 
 def test_a_caseworker_reissues_from_the_case_page(client, caseworker, case, mine):
     staff = client_for(caseworker)
+    old_session = opened(mine.access_token)
     page = staff.get(f"/cases/{case.reference}/").content.decode()
     assert f'action="/cases/{case.reference}/access/reissue/"' in page
     response = staff.post(f"/cases/{case.reference}/access/reissue/")
@@ -108,7 +125,7 @@ def test_a_caseworker_reissues_from_the_case_page(client, caseworker, case, mine
     new_url = re.search(r'<code class="hash" id="new-link">([^<]+)</code>', response.content.decode()).group(
         1
     )
-    assert_only_the_new_link_works(client, mine.access_token, new_url)
+    assert_only_the_new_link_works(client, mine.access_token, new_url, old_session=old_session)
     decision = Decision.objects.get(pk=mine.decision.pk)
     assert_audited_without_secrets(decision, new_url, mine.access_token, actor_type="user")
     assert AuditEvent.objects.get(action=Action.SUBJECT_ACCESS_REISSUED).actor_id == str(caseworker.pk)
@@ -122,29 +139,32 @@ def test_a_revoked_link_reissued_works_again(client, integration, mine):
     subject_access.subject_access_revoke(decision=mine.decision, actor=Actor.system("tests"))
     assert client.get(f"/access/{mine.access_token}/").status_code == 410
     body = integration.post(f"/api/v1/decisions/{mine.decision.pk}/access/reissue/").json()
-    assert client.get(path_of(body["subject_access_url"])).status_code == 200
+    assert client.get(path_of(body["subject_access_url"]), follow=True).status_code == 200
     assert Decision.objects.get(pk=mine.decision.pk).access_revoked_at is None
     assert AuditEvent.objects.get(action=Action.SUBJECT_ACCESS_REISSUED).data["previous"] == "revoked"
 
 
 def test_the_page_says_when_the_link_expires(client, mine):
     expires = mine.decision.access_expires_at
-    english = text_of(client.get(f"/access/{mine.access_token}/", HTTP_ACCEPT_LANGUAGE="en"))
+    english = text_of(client.get(f"/access/{mine.access_token}/", HTTP_ACCEPT_LANGUAGE="en", follow=True))
     assert (
         f'This link works until</dt><dd><time datetime="{expires.isoformat()}">{expires.day} {expires:%B %Y}'
         in english
     )
-    german = text_of(client.get(f"/access/{mine.access_token}/", HTTP_ACCEPT_LANGUAGE="de"))
+    german = text_of(client.get(f"/access/{mine.access_token}/", HTTP_ACCEPT_LANGUAGE="de", follow=True))
     assert f"{expires.day}. {GERMAN_MONTHS[expires.month - 1]} {expires.year}</time>" in german
     assert "This link works until" not in german
 
 
-@pytest.mark.parametrize("suffix", ["", "ask/contest/"])
-def test_an_expired_link_says_how_to_get_a_new_one(client, mine, credit_version, suffix):
+@pytest.mark.parametrize("page", ["link", "ask/contest/"])
+def test_an_expired_link_says_how_to_get_a_new_one(client, mine, credit_version, page):
+    url = f"/access/{mine.access_token}/"
+    if page != "link":  # a page of a session bound while the link still worked
+        url = client.get(url)["Location"] + page
     Decision.objects.filter(pk=mine.decision.pk).update(
         access_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    response = client.get(f"/access/{mine.access_token}/{suffix}")
+    response = client.get(url)
     page = text_of(response)
     assert response.status_code == 410
     assert response["Cache-Control"] == "no-store" and response["Referrer-Policy"] == "no-referrer"
@@ -152,9 +172,9 @@ def test_an_expired_link_says_how_to_get_a_new_one(client, mine, credit_version,
     assert f"Ask {credit_version.controller} for a new link" in page and credit_version.contact in page
     # Nothing of the decision itself.
     assert mine.decision.outcome not in re.sub(r"<title>.*?</title>", "", page)
-    assert str(mine.decision.pk) not in page
+    assert str(mine.decision.pk) not in page.replace(f'value="{url}"', "")  # but the language form's return
     assert not AuditEvent.objects.filter(action=Action.DECISION_VIEWED).exists()
-    german = text_of(client.get(f"/access/{mine.access_token}/{suffix}", HTTP_ACCEPT_LANGUAGE="de"))
+    german = text_of(client.get(url, HTTP_ACCEPT_LANGUAGE="de"))
     german_contact = version_texts(credit_version, "de")["contact"]  # the controller's own German text
     assert "This link has expired" not in german and german_contact in german
 
@@ -170,19 +190,21 @@ def test_a_withdrawn_link_says_so_and_an_unknown_one_tells_nothing(client, mine,
     )
 
 
-def test_wrong_tokens_are_still_throttled(client, integration, mine, monkeypatch):
-    monkeypatch.setattr(subject_access, "BAD_TOKEN_LIMIT", 3)
+def test_wrong_tokens_are_still_throttled_and_the_new_link_still_served(client, integration, mine, settings):
+    settings.SUBJECT_BAD_TOKEN_LIMIT = 3
     Decision.objects.filter(pk=mine.decision.pk).update(
         access_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    assert client.get(f"/access/{mine.access_token}/").status_code == 410
-    for i in range(2):
+    # An ended link is the person's own, told apart and never counted as a guess.
+    for _ in range(4):
+        assert client.get(f"/access/{mine.access_token}/").status_code == 410
+    for i in range(3):
         assert client.get(f"/access/not-a-token-{i}/").status_code == 404
+    assert client.get("/access/not-a-token-3/").status_code == 429
     new_url = integration.post(f"/api/v1/decisions/{mine.decision.pk}/access/reissue/").json()[
         "subject_access_url"
     ]
-    assert client.get(path_of(new_url)).status_code == 429
-    assert client.get(path_of(new_url), REMOTE_ADDR="198.51.100.7").status_code == 200
+    assert client.get(path_of(new_url), follow=True).status_code == 200
 
 
 def test_only_the_controller_and_caseworkers_reissue(client, mine, case, auditor, nobody):
@@ -194,7 +216,7 @@ def test_only_the_controller_and_caseworkers_reissue(client, mine, case, auditor
     assert APIClient().post(api_url).status_code in (401, 403)
     assert client.post(page_url).status_code == 302  # to sign in
     assert not AuditEvent.objects.filter(action=Action.SUBJECT_ACCESS_REISSUED).exists()
-    assert client.get(f"/access/{mine.access_token}/").status_code == 200
+    assert client.get(f"/access/{mine.access_token}/", follow=True).status_code == 200
 
 
 def test_a_human_decision_or_unknown_id_is_not_reissued(integration, caseworker, case, mine):

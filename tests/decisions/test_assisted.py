@@ -56,7 +56,7 @@ def test_a_malformed_assisted_decision_is_refused_and_nothing_recorded(
 def test_the_person_is_told_a_person_decided_with_the_systems_output(integration, credit_version, applicant):
     body = post(integration, applicant, assisted={"decided_by": "officer 4711", "outcome": "refused"}).json()
     path = "/" + body["subject_access_url"].split("://", 1)[1].split("/", 1)[1]
-    page = integration.get(path).content.decode()
+    page = integration.get(path, follow=True).content.decode()
     assert "By a person at the organisation, who used an automated system" in page
     assert "without a person taking part" not in page
     assert "officer 4711" not in page  # the staff reference is the controller's, not the person's

@@ -32,18 +32,19 @@ def path_of(url: str) -> str:
 
 def test_subject_sees_own_decision(client, two_decisions):
     mine = two_decisions[0]
-    response = client.get(path_of(mine["subject_access_url"]))
+    response = client.get(path_of(mine["subject_access_url"]), follow=True)
+    assert response.redirect_chain == [(f"/access/decision/{mine['id']}/", 302)]
     assert response.status_code == 200
     page = response.content.decode()
     assert mine["outcome"] in page and "Demo Bank" in page
-    assert "no-store" in response["Cache-Control"] and response["Referrer-Policy"] == "no-referrer"
+    assert "no-store" in response["Cache-Control"] and response["Referrer-Policy"] == "same-origin"
     event = AuditEvent.objects.get(action=Action.DECISION_VIEWED)
     assert event.object_id == mine["id"] and event.actor_type == "subject"
 
 
 def test_one_token_never_reaches_another_decision(client, two_decisions):
     first, second = two_decisions
-    page = client.get(path_of(first["subject_access_url"])).content.decode()
+    page = client.get(path_of(first["subject_access_url"]), follow=True).content.decode()
     assert first["id"] in page and second["id"] not in page
 
 

@@ -102,6 +102,8 @@ def test_subject_contests_caseworker_overturns_subject_reads_the_outcome(
     subject = browser.new_context(locale="en-GB", java_script_enabled=False)  # works without JavaScript
     page = subject.new_page()
     page.goto(link)
+    # The link's token is exchanged for a session: the page's address no longer holds it.
+    assert page.url == f"{live_server.url}/access/decision/{mine['id']}/"
     assert page.locator("h1").inner_text() == "The decision about you"
     assert page.locator(".outcome strong").first.inner_text() == "refused"
     reasons = page.locator("ol.reasons > li")
@@ -143,7 +145,8 @@ def test_subject_contests_caseworker_overturns_subject_reads_the_outcome(
     # Someone else's request comes later: ours is due first.
     integration_path = urlparse(someone_else["subject_access_url"]).path
     other = browser.new_context(java_script_enabled=False).new_page()
-    other.goto(live_server.url + integration_path + "ask/human_intervention/")
+    other.goto(live_server.url + integration_path)
+    other.goto(other.url + "ask/human_intervention/")
     other.get_by_role("button", name="Send my request").click()
     assert ReviewRequest.objects.count() == 2
 

@@ -188,5 +188,6 @@ def test_the_erasure_form_and_its_result(refused, live_server, auditor, context)
 def test_the_correction_form_fits_a_phone(refused, live_server, context):
     page = context.new_page()
     page.set_viewport_size({"width": 390, "height": 900})
-    page.goto(f"{live_server.url}/access/{refused.access_token}/correct/")
+    page.goto(f"{live_server.url}/access/{refused.access_token}/")
+    page.goto(page.url + "correct/")
     assert page.evaluate(SIDEWAYS) == 0, page.evaluate(WIDE)

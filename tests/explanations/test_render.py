@@ -79,6 +79,6 @@ def test_the_subject_page_shows_the_image_explanation(client, digits_version, di
     items = [DecisionInput(model="digit-reader", features=digits_trained.sample_rows[0], subject_ref="d")]
     [recorded] = decision_record_many(items=items, actor=Actor.system("tests"))
     explanation_drain(model_version_id=digits_version.pk)
-    page = re.sub(r"\s+", " ", client.get(f"/access/{recorded.access_token}/").content.decode())
+    page = re.sub(r"\s+", " ", client.get(f"/access/{recorded.access_token}/", follow=True).content.decode())
     assert 'class="digit"' in page and "What the model considered next" in page
     assert "This decision is based on information you cannot change" in page

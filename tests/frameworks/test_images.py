@@ -69,7 +69,7 @@ def test_an_rgb_cnn_gets_a_heatmap_of_the_image_shape(worker, integration, train
         assert heat.shape == (8, 8) and np.abs(heat).max() > 0
 
     # The person's page draws the heatmap over their image, in its colours.
-    page = Client().get(explanations[0].subject_path)
+    page = Client().get(explanations[0].subject_path, follow=True)
     assert page.status_code == 200
     html = page.content.decode()
     assert "Red: what made the model give this answer" in html and "<svg" in html

@@ -41,7 +41,9 @@ def recorded(credit_version, credit_trained):
 
 def accesses(client, recorded_decision, **headers) -> list[str]:
     page = re.sub(
-        r"\s+", " ", client.get(f"/access/{recorded_decision.access_token}/", **headers).content.decode()
+        r"\s+",
+        " ",
+        client.get(f"/access/{recorded_decision.access_token}/", follow=True, **headers).content.decode(),
     )
     section = re.search(r'<section aria-labelledby="accesses-title".*?</section>', page).group(0)
     return [re.sub(r"<[^>]+>", "", item).strip() for item in re.findall(r"<li>(.*?)</li>", section)]
@@ -59,7 +61,8 @@ def test_an_api_read_and_a_case_view_are_listed_to_the_person_but_not_their_own(
     assert accesses(client, mine) == []
     assert client.get("/api/v1/subject/decision/", HTTP_X_ACCESS_TOKEN=mine.access_token).status_code == 200
     assert (
-        "Nobody at the organisation has read" in client.get(f"/access/{mine.access_token}/").content.decode()
+        "Nobody at the organisation has read"
+        in client.get(f"/access/{mine.access_token}/", follow=True).content.decode()
     )
 
     assert integration.get(f"/api/v1/decisions/{mine.decision.pk}/").status_code == 200

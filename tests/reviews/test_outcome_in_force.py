@@ -241,7 +241,7 @@ def test_the_page_follows_the_outcome_in_force_and_shows_every_step(decision, ca
     assert "casey" not in shown and "otto" not in shown  # the role, never the name
     assert all("reviewer" not in step for step in context["history"])
     # The subject's page shows it where it says how the decision was taken.
-    page = client.get(f"/access/{_token_of(decision)}/")
+    page = client.get(f"/access/{_token_of(decision)}/", follow=True)
     assert page.status_code == 200 and page.context["in_force"] == effective_decision(decision)
     on_page = text(page.content.decode())
     assert "By a person (role: caseworker), who reviewed the decision" in on_page

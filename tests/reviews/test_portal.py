@@ -1,4 +1,5 @@
-"""The data subject's pages and API: reached with the decision's access token only."""
+"""The data subject's pages and API: reached with the decision's access token only (the pages
+through the session the link binds to the decision)."""
 
 import json
 import re
@@ -46,8 +47,19 @@ def mine_and_theirs(credit_version, credit_trained):
     return record(credit_version, credit_trained.sample_rows[:2])
 
 
+def link(recorded) -> str:
+    """The link in the decision notice."""
+    return f"/access/{recorded.access_token}/"
+
+
 def path(recorded, suffix: str = "") -> str:
-    return f"/access/{recorded.access_token}/{suffix}"
+    """A page of the portal, once the link has been opened in this client."""
+    return f"/access/decision/{recorded.decision.pk}/{suffix}"
+
+
+def open_link(client, recorded) -> None:
+    opened = client.get(link(recorded))
+    assert opened.status_code == 302 and opened["Location"] == path(recorded)
 
 
 def text_of(response) -> str:
@@ -56,10 +68,11 @@ def text_of(response) -> str:
 
 def test_the_decision_page_explains_in_plain_language(client, mine_and_theirs, credit_trained):
     mine = mine_and_theirs[0]
+    open_link(client, mine)
     response = client.get(path(mine))
     page = text_of(response)
     assert response.status_code == 200
-    assert response["Cache-Control"] == "no-store" and response["Referrer-Policy"] == "no-referrer"
+    assert response["Cache-Control"] == "no-store" and response["Referrer-Policy"] == "same-origin"
     assert '<html lang="en">' in page and 'http-equiv="refresh"' not in page
     assert f"<strong>{mine.decision.outcome}</strong>" in page and "Demo Bank AG" in page
     # At most four reasons, each naming the schema's label and the person's own value.
@@ -96,14 +109,15 @@ def test_the_decision_page_explains_in_plain_language(client, mine_and_theirs, c
     assert "Age:" not in re.search(r'<ul class="counterfactuals">(.*?)</ul>', page).group(1)
     # Its three rights, each a link to a form that works without JavaScript.
     for kind in ("view", "contest", "human_intervention"):
-        assert f"/access/{mine.access_token}/ask/{kind}/" in page
-    assert "<script" not in page
+        assert f'href="{path(mine, f"ask/{kind}/")}"' in page
+    assert "<script" not in page and mine.access_token not in page
     event = AuditEvent.objects.get(action=Action.DECISION_VIEWED)
     assert event.object_id == str(mine.decision.pk) and event.actor_type == "subject"
 
 
 def test_a_pending_explanation_page_refreshes_itself(client, credit_version, credit_trained):
     pending = record(credit_version, credit_trained.sample_rows[:1], explain=False)[0]
+    open_link(client, pending)
     page = text_of(client.get(path(pending)))
     assert '<meta http-equiv="refresh" content="5">' in page
     assert "Your explanation is being prepared" in page and 'role="status"' in page
@@ -112,6 +126,7 @@ def test_a_pending_explanation_page_refreshes_itself(client, credit_version, cre
 
 
 def test_the_page_speaks_german(client, mine_and_theirs):
+    open_link(client, mine_and_theirs[0])
     response = client.get(path(mine_and_theirs[0]), HTTP_ACCEPT_LANGUAGE="de")
     page = text_of(response)
     assert '<html lang="de">' in page
@@ -151,8 +166,12 @@ def test_bad_tokens_are_refused_on_every_page(client, mine_and_theirs, how, suff
     mine = mine_and_theirs[0]
     request = requests.review_request_create(decision=mine.decision, kind="human_intervention")
     url = path(mine, suffix.format(ref=request.reference))
+    open_link(client, mine)  # a session bound while the link still worked
     if how == "wrong":
-        url = url.replace(mine.access_token, mine.access_token[:-4] + "AAAA")
+        wrong = client.get(link(mine).replace(mine.access_token, mine.access_token[:-4] + "AAAA"))
+        assert wrong.status_code == 404 and "This link is not valid" in wrong.content.decode()
+        assert wrong["Referrer-Policy"] == "no-referrer"
+        client.cookies.clear()  # another browser: it never opened the link
     elif how == "expired":
         Decision.objects.filter(pk=mine.decision.pk).update(
             access_expires_at=timezone.now() - timedelta(seconds=1)
@@ -160,17 +179,21 @@ def test_bad_tokens_are_refused_on_every_page(client, mine_and_theirs, how, suff
     else:
         subject_access.subject_access_revoke(decision=mine.decision, actor=Actor.system("tests"))
     response = client.get(url)
-    # A link that worked once says it ended and whom to ask (410); any other is simply not valid.
+    # A link that worked once says it ended and whom to ask (410), on its pages and on the link;
+    # without the session the page says to open the link from the notice again.
     if how == "wrong":
-        assert response.status_code == 404 and "This link is not valid" in response.content.decode()
+        assert response.status_code == 403
+        assert "Open the link from your decision notice again" in response.content.decode()
     else:
         assert response.status_code == 410 and "How to get a new link" in response.content.decode()
+        assert client.get(link(mine)).status_code == 410
     assert response["Cache-Control"] == "no-store"
-    assert not AuditEvent.objects.filter(action=Action.DECISION_VIEWED).exists()
+    assert list(AuditEvent.objects.filter(action=Action.DECISION_VIEWED)) == []
 
 
 def test_one_token_never_reaches_another_decisions_requests(client, mine_and_theirs):
     mine, theirs = mine_and_theirs
+    open_link(client, mine)
     their_request = requests.review_request_create(
         decision=theirs.decision, kind="view", statement="Private words of the other person."
     )
@@ -180,24 +203,31 @@ def test_one_token_never_reaches_another_decisions_requests(client, mine_and_the
     assert reply.status_code == 404
     page = text_of(client.get(path(mine)))
     assert their_request.reference not in page and str(theirs.decision.pk) not in page
+    # Nor does my session open their decision's pages: it was bound to mine only.
+    assert client.get(path(theirs)).status_code == 403
 
 
-def test_invalid_tokens_are_rate_limited(client, mine_and_theirs, monkeypatch):
-    monkeypatch.setattr(subject_access, "BAD_TOKEN_LIMIT", 3)
+def test_invalid_tokens_are_rate_limited_but_a_valid_one_is_served(client, mine_and_theirs, settings):
+    settings.SUBJECT_BAD_TOKEN_LIMIT = 3
     for i in range(3):
         assert client.get(f"/access/not-a-token-{i}/").status_code == 404
-    blocked = client.get(path(mine_and_theirs[0]))  # even a good link, from this address, for a while
+    blocked = client.get("/access/not-a-token-3/")
     assert blocked.status_code == 429 and blocked["Retry-After"] == str(
-        subject_access.BAD_TOKEN_WINDOW_SECONDS
+        settings.SUBJECT_BAD_TOKEN_WINDOW_SECONDS
     )
-    api = subject_api(mine_and_theirs[0].access_token).get("/api/v1/subject/decision/")
-    assert api.status_code == 429  # the API shares the count
-    other_address = client.get(path(mine_and_theirs[0]), REMOTE_ADDR="198.51.100.7")
-    assert other_address.status_code == 200
+    api = subject_api("not-a-token-4").get("/api/v1/subject/decision/")
+    assert api.status_code == 429 and api["Retry-After"] == "600"  # the API shares the count
+    # A valid token from the same address is served all the same, on the pages and the API.
+    open_link(client, mine_and_theirs[0])
+    assert client.get(path(mine_and_theirs[0])).status_code == 200
+    body = subject_api(mine_and_theirs[0].access_token).get("/api/v1/subject/decision/").json()
+    assert body["id"] == str(mine_and_theirs[0].decision.pk)
+    assert client.get("/access/not-a-token-5/", REMOTE_ADDR="198.51.100.7").status_code == 404
 
 
 def test_contest_from_the_page_is_confirmed_with_reference_and_due_date(client, mine_and_theirs):
     mine = mine_and_theirs[0]
+    open_link(client, mine)
     form = client.get(path(mine, "ask/contest/"))
     assert form.status_code == 200 and 'name="grounds"' in form.content.decode()
     assert '<label for="id_statement">' in form.content.decode()
@@ -224,6 +254,7 @@ def test_the_subject_answers_a_question_and_reads_the_outcome(client, mine_and_t
     casework.review_request_information(
         request=request, user=caseworker, question="Please send us your latest salary statement."
     )
+    open_link(client, mine)
     page = text_of(client.get(path(mine, f"requests/{request.reference}/")))
     assert "We need information from you" in page and "latest salary statement" in page
     answered = client.post(path(mine, f"requests/{request.reference}/reply/"), {"statement": "3,100 DM net."})
@@ -258,6 +289,7 @@ def test_dates_are_written_in_the_persons_language(client, mine_and_theirs):
     mine = mine_and_theirs[0]
     request = requests.review_request_create(decision=mine.decision, kind="human_intervention")
     decided, due = mine.decision.decided_at, request.due_at
+    open_link(client, mine)
     german = text_of(client.get(path(mine), HTTP_ACCEPT_LANGUAGE="de"))
     assert f"{decided.day}. {GERMAN_MONTHS[decided.month - 1]} {decided.year}, {decided:%H:%M} UTC" in german
     assert f"{due.day}. {GERMAN_MONTHS[due.month - 1]} {due.year}" in german
@@ -273,6 +305,7 @@ def test_a_form_reading_is_told_as_what_was_read(client, digits_version, digits_
     explanation_drain(model_version_id=digits_version.pk)
     digit, confidence = read.decision.outcome, read.decision.score
     shown = "more than 99%" if confidence >= 0.995 else f"{round(confidence * 100)}%"
+    open_link(client, read)
     page = text_of(client.get(path(read))).replace("&ldquo;", "“").replace("&rdquo;", "”")
     assert f'<p class="outcome">Read as: <strong>{digit}</strong></p>' in page
     assert f"The image “Scanned digit” was read as “{digit}”, with {shown} confidence." in page
@@ -293,12 +326,14 @@ def test_a_form_reading_is_told_as_what_was_read(client, digits_version, digits_
 
 
 def test_a_credit_decision_still_speaks_of_deciding(client, mine_and_theirs):
+    open_link(client, mine_and_theirs[0])
     page = text_of(client.get(path(mine_and_theirs[0])))
     assert f"Outcome: <strong>{mine_and_theirs[0].decision.outcome}</strong>" in page
     assert "Read as" not in page and "Ask for a person to decide" in page
 
 
 def test_form_errors_are_summarised_and_tied_to_their_fields(client, mine_and_theirs):
+    open_link(client, mine_and_theirs[0])
     page = text_of(client.post(path(mine_and_theirs[0], "ask/contest/"), {"contact_email": "not-an-address"}))
     assert "<title>Error: Contest" in page
     summary = re.search(r'<div class="error-summary" role="alert"(.*?)</div>', page).group(1)
@@ -377,9 +412,11 @@ def test_subject_api_refuses_missing_and_bad_tokens(mine_and_theirs):
 
 def test_access_can_be_revoked_through_the_api(integration, mine_and_theirs, client):
     mine = mine_and_theirs[0]
+    open_link(client, mine)
     response = integration.post(f"/api/v1/decisions/{mine.decision.pk}/access/revoke/")
     assert response.status_code == 204
-    assert client.get(path(mine)).status_code == 410
+    assert client.get(path(mine)).status_code == 410  # the session's binding ends with the link
+    assert client.get(link(mine)).status_code == 410
     assert AuditEvent.objects.filter(
         action=Action.SUBJECT_ACCESS_REVOKED, object_id=str(mine.decision.pk)
     ).exists()

@@ -66,11 +66,12 @@ def test_accepted_correction_is_decided_again_by_the_same_version_and_shown_side
     original = recorded.decision
     proposed = corrections_for(credit_version, original.features)
     # The person proposes on their page: one field per input, the value used as a hint.
-    page = client.get(f"/access/{recorded.access_token}/correct/")
+    assert client.get(f"/access/{recorded.access_token}/").status_code == 302  # binds the session
+    page = client.get(f"/access/decision/{original.pk}/correct/")
     assert page.status_code == 200 and "We used:" in text_of(page)
     assert 'name="value_age_years"' not in text_of(page)  # monitored: never a model input
     sent = client.post(
-        f"/access/{recorded.access_token}/correct/",
+        f"/access/decision/{original.pk}/correct/",
         {
             "value_checking_account": proposed["checking_account"],
             "value_duration_months": str(proposed["duration_months"]),
@@ -114,7 +115,7 @@ def test_accepted_correction_is_decided_again_by_the_same_version_and_shown_side
 
     explained = Explanation.objects.filter(decision=new, status="done")
     wait_until(explained.exists, timeout=90, what="the new decision's explanation")
-    page = text_of(client.get(f"/access/{recorded.access_token}/"))
+    page = text_of(client.get(f"/access/{recorded.access_token}/", follow=True))
     assert "Decided again on your corrected data" in page
     header = page.split('id="reviewed-title">')[1].split("</h2>")[0]
     assert header == "This decision was made again on your corrected data"
@@ -163,7 +164,7 @@ def test_rejected_corrections_leave_the_decision_as_it_is(client, credit_version
     assert AuditEvent.objects.filter(
         action=Action.REVIEW_RECTIFICATION_REJECTED, object_id=str(case.pk)
     ).exists()
-    page = text_of(client.get(f"/access/{recorded.access_token}/"))
+    page = text_of(client.get(f"/access/{recorded.access_token}/", follow=True))
     assert "Decided again on your corrected data" not in page and "Correction not accepted" in page
     # A closed request is decided once.
     with pytest.raises(ApplicationError) as again:
@@ -221,9 +222,10 @@ def test_invalid_proposals_are_refused_by_name(client, credit_version, credit_tr
     assert ReviewRequest.objects.count() == 0
 
     # The page: nothing given, then a value out of range, each said on its field.
-    empty = client.post(f"/access/{recorded.access_token}/correct/", {})
+    assert client.get(f"/access/{recorded.access_token}/").status_code == 302  # binds the session
+    empty = client.post(f"/access/decision/{recorded.decision.pk}/correct/", {})
     assert empty.status_code == 400 and "Give the correct value of at least one field" in text_of(empty)
-    far = client.post(f"/access/{recorded.access_token}/correct/", {"value_duration_months": "999"})
+    far = client.post(f"/access/decision/{recorded.decision.pk}/correct/", {"value_duration_months": "999"})
     assert far.status_code == 400 and 'id="id_value_duration_months_error"' in far.content.decode()
 
     proposed = corrections_for(credit_version, features)
