@@ -180,7 +180,8 @@ class DecisionAdmin(admin.ModelAdmin):
     list_select_related = ["model_version__model"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Decision._meta.fields]
+        # Not the commitment's key: whoever holds it can test guesses against the commitment.
+        return [f.name for f in Decision._meta.fields if f.name != "features_key"]
 
     def has_add_permission(self, request):
         return False

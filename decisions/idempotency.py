@@ -1,7 +1,11 @@
 """`Idempotency-Key` for POSTs: a retry gets the first response; the same key with a different
 body is refused. The stored response holds the subject's access link, so it is sealed with a
 key derived from the server secret and the client's idempotency key: the database alone can
-not reveal access tokens."""
+not reveal access tokens.
+
+A record answers retries for IDEMPOTENCY_REPLAY_HOURS. After that it is treated as absent (the
+key starts afresh) and `idempotency_prune`, run periodically, deletes it with the features and
+link it holds."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
@@ -56,8 +61,40 @@ class Claim:
         )
 
 
-def _replay(stored: tuple[str, int, dict], api_key: ApiKey, key: str, request_sha: str) -> Response:
-    stored_sha, status_code, stored_response = stored
+def replay_since(now: datetime) -> datetime:
+    """The oldest record that still answers a retry."""
+    return now - timedelta(hours=settings.IDEMPOTENCY_REPLAY_HOURS)
+
+
+def idempotency_prune(*, now: datetime | None = None, batch_size: int = 5000) -> int:
+    """Delete the records past their replay window, in batches; return how many."""
+    since = replay_since(now or timezone.now())
+    deleted = 0
+    while True:
+        batch = list(
+            IdempotencyRecord.objects.filter(created_at__lt=since).values_list("pk", flat=True)[:batch_size]
+        )
+        if not batch:
+            return deleted
+        deleted += IdempotencyRecord.objects.filter(pk__in=batch, created_at__lt=since).delete()[0]
+
+
+def _stored(api_key: ApiKey, key: str) -> tuple | None:
+    """The key's record if it may still be replayed. One past its window, not pruned yet, is
+    deleted here, so that the key starts afresh exactly as it would after the pruning."""
+    existing = storage.idempotency_stored(api_key.pk, key)
+    if existing is None:
+        return None
+    since = replay_since(timezone.now())
+    if existing[3] >= since:
+        return existing
+    # Only if still expired: a concurrent request may have just written a fresh one.
+    IdempotencyRecord.objects.filter(api_key_id=api_key.pk, key=key, created_at__lt=since).delete()
+    return None
+
+
+def _replay(stored: tuple, api_key: ApiKey, key: str, request_sha: str) -> Response:
+    stored_sha, status_code, stored_response, _created_at = stored
     if stored_sha != request_sha:
         raise ApplicationError(
             "Idempotency-Key reused with a different request body",
@@ -91,7 +128,7 @@ def idempotent(request, handler: Callable[[Claim | None], tuple[int, dict]]) -> 
             "Idempotency-Key too long", fields={"Idempotency-Key": f"at most {MAX_KEY_LENGTH} characters"}
         )
     request_sha = hashlib.sha256(request.body).hexdigest()
-    existing = storage.idempotency_stored(api_key.pk, key)
+    existing = _stored(api_key, key)
     if existing is not None:
         return _replay(existing, api_key, key, request_sha)
     claim = Claim(api_key, key, request_sha)
@@ -99,7 +136,7 @@ def idempotent(request, handler: Callable[[Claim | None], tuple[int, dict]]) -> 
         status, body = handler(claim)
     except IntegrityError:
         # A concurrent request with the same key won the race; our work was rolled back.
-        existing = storage.idempotency_stored(api_key.pk, key)
+        existing = _stored(api_key, key)
         if existing is None:
             raise
         return _replay(existing, api_key, key, request_sha)

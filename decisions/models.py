@@ -155,7 +155,14 @@ class Decision(models.Model):
     subject_ref = models.CharField(max_length=128, db_index=True)
     reference = models.CharField(max_length=128, blank=True)
     features = models.JSONField()
-    features_sha256 = models.CharField(max_length=64)
+    # HMAC-SHA256 of the features under `features_key` (decisions.commitments): it can be checked
+    # against the features, or tested against guesses, only while the key exists. Erasure sets
+    # the key to NULL with the features; decisions erased before keys existed keep "" here.
+    features_commitment = models.CharField(max_length=64, blank=True)
+    # The decision's own random key. On the decision row rather than a table of its own: every
+    # insert path (one statement, COPY, bulk_create) writes it with no extra statement, and the
+    # erasure that blanks the features nulls it in the same UPDATE.
+    features_key = models.BinaryField(null=True, editable=False)
     score = models.FloatField()
     outcome = models.CharField(max_length=64)
     favourable = models.BooleanField(null=True)
@@ -205,7 +212,8 @@ class IdempotencyRecord(models.Model):
     request_sha256 = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()
     response = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Pruned IDEMPOTENCY_REPLAY_HOURS after this (decisions.idempotency.idempotency_prune).
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [

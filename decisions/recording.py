@@ -19,9 +19,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit.models import Action
-from audit.services import Actor, EventSpec, audit_record, canonical_sha256
+from audit.services import Actor, EventSpec, audit_record
 from config.errors import ApplicationError
 
+from .commitments import features_commitment, features_key
 from .controller_inputs import assisted_error, decided, finite, supplied_errors, supplied_scores, text_error
 from .credentials import new_access_token, secret_hash
 from .models import ApiKey, Decision, ModelVersion
@@ -146,6 +147,8 @@ def _check_item(item: DecisionInput, versions: dict) -> tuple[ModelVersion | Non
         except ApplicationError as exc:
             versions[key] = exc
     version = versions[key]
+    if isinstance(version, ApplicationError) and version.status_code == 409:
+        raise version  # a suspended version: the request conflicts with the server's state
     if isinstance(version, ApplicationError):
         return None, {}, dict(version.fields)
     schema = schema_of(version)
@@ -202,13 +205,15 @@ def decision_prepare(
     outcomes = _predict(checked, items)
     now = timezone.now()
     grants = [access_grant(now=now) for _ in items]
+    keys = [features_key() for _ in items]
     decisions = [
         Decision(
             model_version=version,
             subject_ref=item.subject_ref.strip(),
             reference=item.reference.strip(),
             features=clean,
-            features_sha256=canonical_sha256(clean),
+            features_key=key,
+            features_commitment=features_commitment(key=key, features=clean),
             score=outcome.score,
             decided_at=now,
             api_key=api_key,
@@ -216,7 +221,9 @@ def decision_prepare(
             access_expires_at=grant.expires_at,
             **decided(version, outcome, item.assisted),
         )
-        for item, (version, clean), outcome, grant in zip(items, checked, outcomes, grants, strict=True)
+        for item, (version, clean), outcome, grant, key in zip(
+            items, checked, outcomes, grants, keys, strict=True
+        )
     ]
     events = [
         EventSpec(
@@ -226,7 +233,7 @@ def decision_prepare(
             object_id=str(d.pk),
             data={
                 "model_version": d.model_version_id,
-                "features_sha256": d.features_sha256,
+                "features_commitment": d.features_commitment,
                 "score": repr(d.score),
                 "outcome": d.outcome,
                 **({"kind": d.kind, "model_outcome": d.model_outcome} if d.model_outcome else {}),
@@ -305,6 +312,8 @@ def decision_record_human(*, reviewed: Decision, outcome: str, actor: Actor, now
         )
     version = reviewed.model_version
     favourable_label = version.output.get("favourable_label")
+    # A key of its own, as every decision has: no key is shared, so each goes with its row.
+    key = features_key()
     human = Decision.objects.create(
         model_version=version,
         kind=Decision.Kind.HUMAN,
@@ -312,7 +321,8 @@ def decision_record_human(*, reviewed: Decision, outcome: str, actor: Actor, now
         subject_ref=reviewed.subject_ref,
         reference=reviewed.reference,
         features=reviewed.features,
-        features_sha256=reviewed.features_sha256,
+        features_key=key,
+        features_commitment=features_commitment(key=key, features=reviewed.features),
         score=reviewed.score,
         outcome=outcome,
         favourable=None if favourable_label is None else outcome == favourable_label,
@@ -330,7 +340,7 @@ def decision_record_human(*, reviewed: Decision, outcome: str, actor: Actor, now
             "kind": Decision.Kind.HUMAN,
             "supersedes": str(reviewed.pk),
             "model_version": human.model_version_id,
-            "features_sha256": human.features_sha256,
+            "features_commitment": human.features_commitment,
             "outcome": outcome,
         },
     )

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from .models import ApiKey, Decision, DecisionModel, IdempotencyRecord, ModelVersion
 
@@ -63,19 +66,29 @@ def model_version_row(name: str, version: str | None) -> tuple | None:
         return cursor.fetchone()
 
 
-def idempotency_stored(api_key_id: int, key: str) -> tuple[str, int, dict] | None:
-    """(request_sha256, status_code, response) of a key's first request, if there was one."""
+def idempotency_stored(api_key_id: int, key: str) -> tuple[str, int, dict, datetime] | None:
+    """(request_sha256, status_code, response, created_at) of a key's first request, if there
+    was one; the caller judges its age, so that the common case stays one query."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT request_sha256, status_code, response FROM {IdempotencyRecord._meta.db_table} "  # noqa: S608
+            f"SELECT request_sha256, status_code, response, created_at FROM {IdempotencyRecord._meta.db_table} "  # noqa: S608
             "WHERE api_key_id = %s AND key = %s",
             [api_key_id, key],
         )
         row = cursor.fetchone()
     if row is None:
         return None
-    request_sha, status_code, response = row
-    return request_sha, status_code, json.loads(response) if isinstance(response, str) else response
+    request_sha, status_code, response, created_at = row
+    if isinstance(created_at, str):  # SQLite's driver returns the text it stored
+        created_at = parse_datetime(created_at)
+    if timezone.is_naive(created_at):  # SQLite keeps UTC without its offset
+        created_at = timezone.make_aware(created_at, UTC)
+    return (
+        request_sha,
+        status_code,
+        json.loads(response) if isinstance(response, str) else response,
+        created_at,
+    )
 
 
 # ---------------------------------------------------------------------------- writing decisions

@@ -6,9 +6,11 @@ longer shown to caseworkers, flagged in the auditors' exports, and erased by the
 (oversight.retention) on the day the six months end. Erasure blanks what retention blanks
 (`erase_rows`): the features, what restates them in the explanations, and what the person wrote.
 
-Not done yet: the keyed commitments of the security issue do not exist, so there is no key to
-destroy; a sealed idempotency response (decisions.idempotency) stays, unreadable without the
-client's key.
+The features' commitment stays on the decision, but its key is destroyed with the features, so
+it can no longer be checked against them or against guesses. Not covered: audit events written
+before keyed commitments (decisions migration 0016) are append-only and keep the unsalted
+sha256 of the features; a sealed idempotency response (decisions.idempotency) stays until it is
+pruned after its replay window, unreadable without the client's key.
 """
 
 from __future__ import annotations
@@ -33,14 +35,14 @@ REASON_MAX = 200
 REMAINS = (
     "the decision's id, reference, subject reference, model version and times",
     "its outcome and score",
-    "features_sha256, the hash of the erased features",
+    "features_commitment, a keyed hash of the erased features whose key was destroyed",
     "the explanation's contribution numbers, without the person's values",
     "review requests' kind, status, dates and the reviewers' rationales",
     "the audit chain (ids and hashes)",
 )
 NOT_COVERED = (
-    "keyed commitments' keys: not built yet, nothing to destroy",
-    "a sealed Idempotency-Key response, unreadable without the client's key",
+    "audit events written before keyed commitments: they keep the unkeyed hash (features_sha256)",
+    "a sealed Idempotency-Key response, unreadable without the client's key, until it is pruned",
 )
 
 

@@ -17,7 +17,6 @@ import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, timedelta
 from functools import partial
-from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -31,6 +30,7 @@ from audit.services import Actor, audit_record
 from config.errors import ApplicationError
 
 from . import dispatch, storage
+from .export_files import export_path, open_private
 from .export_filters import ExportFilters, expected_rows
 from .export_lines import (
     blocks,
@@ -66,10 +66,6 @@ def export_lines(
 def export_file_name(export: Export) -> str:
     stamp = export.created_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"rationale-{export.kind.replace('_', '-')}-{stamp}-{str(export.pk)[:8]}.{export.format}"
-
-
-def export_path(export: Export) -> Path:
-    return Path(settings.VAR_DIR) / "exports" / f"{export.pk}.{export.format}"
 
 
 def export_create(*, user, kind: str, fmt: str, mode: str, filters: dict | None) -> Export:
@@ -193,7 +189,6 @@ def export_run(*, export_id) -> Export | None:
     if export is None:
         return None
     path = export_path(export)
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(path.suffix + ".part")
     checkpoint = _checkpoint_for_export()
     counts: dict = {}
@@ -206,7 +201,8 @@ def export_run(*, export_id) -> Export | None:
             checkpoint=checkpoint,
             counts=counts,
         )
-        with open(partial, "wb") as handle, _Heartbeat(export.pk, counts):
+        # 0600 from the first byte; os.replace keeps the mode.
+        with open_private(partial) as handle, _Heartbeat(export.pk, counts):
             for block in hashing.feed(lines):
                 handle.write(block)
             handle.flush()

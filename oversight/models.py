@@ -58,6 +58,9 @@ class Export(models.Model):
     # for a stream, fails) a running export whose heartbeat stopped: its process is gone.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # When the file was deleted, EXPORT_FILE_RETENTION_DAYS after it was written
+    # (oversight.export_files); the row and its manifest stay.
+    file_deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "audit_export"

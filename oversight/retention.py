@@ -3,9 +3,12 @@
 What goes: the decision's input features, what restates them inside its explanations (the
 per-column `raw_values`, counterfactuals; contributions are stored without the person's values)
 and what the subject wrote in review requests (reviews.services.requests). What stays: the decision
-skeleton (ids, model version, score, outcome, times, `features_sha256`), the per-feature
+skeleton (ids, model version, score, outcome, times, `features_commitment`), the per-feature
 contribution numbers that aggregate statistics read, and the audit chain, which holds only ids
-and hashes and therefore still verifies.
+and hashes and therefore still verifies. The commitment's key goes with the features, so the
+commitment kept on the decision and in its audit events can no longer be recomputed or tested
+against guesses (decisions.commitments). Audit events written before keyed commitments existed
+are append-only and keep the unsalted `features_sha256` they were written with.
 
 A decision restricted on the person's request (oversight.erasure) is erased as soon as the AI Act's
 six months of logs have passed (MIN_RETENTION_DAYS), even if its version keeps decisions longer.
@@ -41,7 +44,10 @@ def _due(cutoff: datetime, now: datetime) -> Q:
 def erase_rows(*, decision_ids: list, now: datetime) -> tuple[int, int]:
     """Blank the decisions' personal data (locked by the caller): their features, what restates
     them in their explanations, what the subject wrote. Returns (explanations, review requests)."""
-    Decision.objects.filter(pk__in=decision_ids).update(features={}, personal_data_erased_at=now)
+    # The key with the features: without it the commitment is a random-looking string.
+    Decision.objects.filter(pk__in=decision_ids).update(
+        features={}, features_key=None, personal_data_erased_at=now
+    )
     # Contributions are numbers keyed by feature and stay; the person's values went with the
     # features above, and the raw column values and counterfactuals (which restate them) go.
     explanations = Explanation.objects.filter(decision_id__in=decision_ids).update(

@@ -5,6 +5,7 @@ import logging
 
 from celery import shared_task
 
+from .export_files import export_files_delete_expired
 from .exports import export_run, exports_sweep
 from .models import Export
 from .retention import retention_erase_expired
@@ -35,3 +36,10 @@ def erase_expired_personal_data() -> None:
     result = retention_erase_expired()
     if result["decisions"]:
         logger.info("retention: %s", result)
+
+
+@shared_task(name="audit.delete_expired_export_files", ignore_result=True)
+def delete_expired_export_files() -> None:
+    deleted = export_files_delete_expired()
+    if deleted:
+        logger.info("export files past EXPORT_FILE_RETENTION_DAYS deleted: %s", deleted)

@@ -7,7 +7,7 @@ Every page is for the `auditor` group: anonymous visitors are sent to sign in, e
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseGone, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy
@@ -19,7 +19,7 @@ from audit.services import Actor
 from config.errors import ApplicationError, add_service_errors
 from decisions.auth import AUDITOR, has_role, role_required
 
-from . import charts, drift, erasure, exports, fairness, selectors
+from . import charts, drift, erasure, export_files, exports, fairness, selectors
 from .event_display import Names, fields_of
 from .export_filters import parse_when
 from .forms import ErasureForm, ExportForm, TimelineFilterForm
@@ -224,8 +224,10 @@ def export_download(request, pk):
     if export is None or export.status != Export.Status.DONE or export.mode != Export.Mode.FILE:
         raise Http404("this export has no file to download")
     path = exports.export_path(export)
-    if not path.exists():
-        raise Http404("the export file is no longer on this server")
+    if export.file_deleted_at is not None or not path.exists():
+        return HttpResponseGone(
+            export_files.file_gone_message(export), content_type="text/plain; charset=utf-8"
+        )
     exports.export_record_download(export=export, user=request.user)
     return FileResponse(
         open(path, "rb"),  # noqa: SIM115 - FileResponse closes it

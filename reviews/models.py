@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from config.encryption import EncryptedTextField
 from decisions.models import Decision, TimeStamped
 
 
@@ -41,12 +42,14 @@ class ReviewRequest(TimeStamped):
     kind = models.CharField(max_length=24, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     grounds = models.CharField(max_length=24, choices=Grounds.choices, blank=True)
-    # Personal data, blanked by reviews_erase_personal_data when retention ends.
-    statement = models.TextField(blank=True)
+    # Personal data, blanked by reviews_erase_personal_data when retention ends. What the person
+    # wrote and their address are encrypted at rest (config.encryption); empty stays "".
+    statement = EncryptedTextField(blank=True)
     # A rectification's proposed values, {feature: value}, checked against the version's schema
     # (reviews.services.rectify). Personal data, like the statement.
     corrections = models.JSONField(default=dict, blank=True)
-    contact_email = models.EmailField(blank=True)
+    # Checked as an address by the service that takes it (reviews.services.requests).
+    contact_email = EncryptedTextField(blank=True)
     received_at = models.DateTimeField(db_index=True)
     due_at = models.DateTimeField(db_index=True)
     original_due_at = models.DateTimeField()
@@ -117,7 +120,9 @@ class CaseAction(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    rationale = models.TextField(blank=True)
+    # A caseworker's reasons, or the person's own reply to a question (SUBJECT_REPLIED): encrypted
+    # at rest like the statement, since it holds what the person wrote.
+    rationale = EncryptedTextField(blank=True)
     # Whether the reviewer's outcome agrees with the model's (uphold) and how long they took:
     # the automation-bias signals (AI Act Art. 14(4)(b)) read these.
     agrees_with_model = models.BooleanField(null=True, blank=True)

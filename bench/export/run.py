@@ -31,6 +31,7 @@ ENV = {
     "DATABASE_URL": BENCH_URL,
     "SECRET_KEY": "bench",
     "AUDIT_SIGNING_KEY": "YmVuY2gtc2lnbmluZy1rZXktMzItYnl0ZXMtbG9uZyE=",
+    "FIELD_ENCRYPTION_KEYS": "dGVzdC1maWVsZC1lbmNyeXB0aW9uLWtleS0zMmJ5dGU=",
     "RATIONALE_VAR_DIR": str(ROOT / "var" / "bench"),
     "CELERY_BROKER_URL": "memory://",
     "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -102,7 +103,7 @@ def setup(sizes: list[int]) -> None:
             ).fetchone()[0]
             conn.execute(
                 "INSERT INTO decisions_decision (id, model_version_id, kind, subject_ref, reference, features, "  # noqa: S608
-                "features_sha256, score, outcome, favourable, decided_at, access_token_hash, access_expires_at) "
+                "features_commitment, score, outcome, favourable, decided_at, access_token_hash, access_expires_at) "
                 f"SELECT gen_random_uuid(), %s, 'automated', 'subject-' || g.i, '', {FEATURES_SQL}, "
                 "md5(g.i::text) || md5((g.i + 1)::text), random(), CASE WHEN g.i %% 3 = 0 THEN 'refused' ELSE "
                 "'approved' END, g.i %% 3 <> 0, now() - make_interval(secs => g.i), "

@@ -13,8 +13,9 @@ from django.db.models import Q
 from django.utils import timezone, translation
 
 from audit.models import Action
-from audit.services import Actor, EventSpec, audit_record, audit_record_many, canonical_sha256
+from audit.services import Actor, EventSpec, audit_record, audit_record_many
 from config.errors import ApplicationError
+from decisions.commitments import keyed_commitment
 from decisions.models import Decision
 from decisions.subject_access import access_url
 
@@ -119,7 +120,7 @@ def review_request_create(
                 "kind": kind,
                 "grounds": grounds,
                 "due_at": due.isoformat(),
-                "statement_sha256": canonical_sha256(statement),
+                **_statement_commitment(decision, statement),
                 # Which fields, not their values: those are personal data.
                 **({"corrections": sorted(corrections)} if corrections else {}),
             },
@@ -148,11 +149,19 @@ def review_subject_reply(*, request: ReviewRequest, statement: str) -> ReviewReq
                     Actor.subject(request.decision_id),
                     Action.REVIEW_SUBJECT_REPLIED,
                     request,
-                    {"statement_sha256": canonical_sha256(statement)},
+                    _statement_commitment(request.decision, statement),
                 )
             ]
         )
     return request
+
+
+def _statement_commitment(decision: Decision, statement: str) -> dict:
+    """What the audit event keeps of the person's words: a commitment under the decision's key,
+    which erasure destroys with the words (decisions.commitments). Nothing once the key is gone."""
+    if not decision.features_key:
+        return {}
+    return {"statement_commitment": keyed_commitment(key=decision.features_key, value=statement)}
 
 
 def reviews_erase_personal_data(*, decision_ids) -> int:

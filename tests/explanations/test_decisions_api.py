@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from audit.chain import verify_chain
 from audit.models import Action, AuditEvent
+from decisions.commitments import features_commitment
 from decisions.models import Decision, IdempotencyRecord
 from decisions.schema import FeatureSchema
 from explanations.models import Explanation
@@ -260,7 +261,11 @@ def test_a_bulk_stores_every_column_as_a_single_decision_does(
     bulk = integration.post(URL + "bulk/", data=json.dumps(payload), content_type="application/json").json()
     single = post(integration, body(rows[7], subject_ref="s-7", reference="r-7")).json()
     own = {"id", "decided_at", "access_token_hash", "access_expires_at"}
+    own |= {"features_key", "features_commitment"}
     copied, inserted = (Decision.objects.get(pk=d["id"]) for d in (bulk["decisions"][7], single))
+    # Each its own key, and the same features committed to under it.
+    for d in (copied, inserted):
+        assert d.features_commitment == features_commitment(key=bytes(d.features_key), features=d.features)
     columns = [f.attname for f in Decision._meta.concrete_fields if f.attname not in own]
     assert [getattr(copied, c) for c in columns] == [getattr(inserted, c) for c in columns]
     assert copied.api_key_id == api_key.pk and copied.features == rows[7]
@@ -270,7 +275,7 @@ def test_a_bulk_stores_every_column_as_a_single_decision_does(
         assert stored.access_token_hash == secret_hash(token)
         assert stored.decided_at.isoformat() == d["decided_at"]
         assert stored.access_expires_at - stored.decided_at == timedelta(days=settings.SUBJECT_ACCESS_DAYS)
-    assert APIClient().get(bulk["decisions"][3]["subject_access_url"]).status_code == 200
+    assert APIClient().get(bulk["decisions"][3]["subject_access_url"], follow=True).status_code == 200
 
 
 def test_a_bulk_of_the_largest_size_allowed_is_stored_in_order(integration, credit_version, credit_trained):

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from audit.services import canonical_sha256
+from decisions.commitments import features_commitment, features_key
 from decisions.models import Decision
 from explanations.models import Explanation
 
@@ -39,11 +39,13 @@ def make_decision(
 ) -> Decision:
     """A ledger row with chosen values, for figures checked by hand."""
     now = timezone.now()
+    key = features_key()
     return Decision.objects.create(
         model_version=version,
         subject_ref=f"hand-{uuid.uuid4().hex[:8]}",
         features=features,
-        features_sha256=canonical_sha256(features),
+        features_key=key,
+        features_commitment=features_commitment(key=key, features=features),
         score=score,
         outcome="approved" if favourable else "refused",
         favourable=favourable,

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from audit.services import canonical_sha256
+from decisions.commitments import features_commitment, features_key
 from decisions.models import Decision, DecisionModel, ModelVersion
 
 SCHEMA = {
@@ -121,7 +121,8 @@ def decide(
         model_version=version,
         subject_ref=f"applicant-{uuid.uuid4().hex[:8]}",
         features=features,
-        features_sha256=canonical_sha256(features),
+        features_key=(key := features_key()),
+        features_commitment=features_commitment(key=key, features=features),
         score=score,
         outcome=outcome,
         favourable=favourable,
@@ -140,7 +141,8 @@ def review_decides(reviewed: Decision, outcome: str, *, favourable: bool | None 
         supersedes=reviewed,
         subject_ref=reviewed.subject_ref,
         features=reviewed.features,
-        features_sha256=reviewed.features_sha256,
+        features_key=(key := features_key()),
+        features_commitment=features_commitment(key=key, features=reviewed.features),
         score=reviewed.score,
         outcome=outcome,
         favourable=favourable,

@@ -4,6 +4,7 @@ caseworkers, in the auditors' export, told to the person) until retention erases
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 
@@ -16,12 +17,15 @@ from django.utils import timezone
 from audit.chain import verify_chain
 from audit.models import Action, AuditEvent
 from audit.services import Actor, canonical_sha256
+from config.encryption import EncryptedTextField
+from decisions.commitments import commitment_verifies, features_commitment
 from decisions.models import MIN_RETENTION_DAYS, Decision, ModelVersion
 from decisions.recording import DecisionInput
 from explanations.drain import explanation_drain
 from explanations.models import Explanation
 from explanations.recording import decision_record_many
 from oversight.erasure import subject_erase
+from oversight.exports import export_path
 from oversight.retention import retention_erase_expired
 from reviews.services import casework, requests
 from tests.conftest import client_for
@@ -72,7 +76,10 @@ def columns_holding(term: str) -> list[str]:
         if model._meta.proxy:
             continue
         for field in model._meta.concrete_fields:
-            if isinstance(field, models.JSONField):
+            if isinstance(field, EncryptedTextField):
+                # Tokens in the column: the text is looked for in what they decrypt to.
+                hit = any(term in value for value in model.objects.values_list(field.attname, flat=True))
+            elif isinstance(field, models.JSONField):
                 rows = model.objects.annotate(_text=Cast(field.attname, models.TextField()))
                 hit = rows.filter(_text__contains=term).exists()
             elif isinstance(field, models.CharField | models.TextField):
@@ -101,10 +108,10 @@ def test_erasure_leaves_no_personal_data_in_any_table_and_the_chain_verifies(min
     assert (
         erased.features == {} and erased.personal_data_erased_at is not None and erased.restricted_at is None
     )
-    assert (erased.outcome, erased.score, erased.features_sha256) == (
+    assert (erased.outcome, erased.score, erased.features_commitment) == (
         recorded.decision.outcome,
         recorded.decision.score,
-        recorded.decision.features_sha256,
+        recorded.decision.features_commitment,
     )
     assert Decision.objects.get(subject_ref="other").features != {}  # someone else's stays
     event = AuditEvent.objects.get(action=Action.SUBJECT_ERASURE)
@@ -148,7 +155,7 @@ def test_a_young_decision_is_restricted_hidden_from_caseworkers_shown_to_auditor
     assert line["features"]["credit_amount"] == AMOUNT and line["restricted_at"] is not None
 
     # The person is told which and why.
-    subject_page = client.get(f"/access/{recorded.access_token}/").content.decode()
+    subject_page = client.get(f"/access/{recorded.access_token}/", follow=True).content.decode()
     assert "Your data is restricted" in subject_page and "EU AI Act" in subject_page
     assert until.strftime("%Y") in subject_page
 
@@ -164,7 +171,10 @@ def test_a_young_decision_is_restricted_hidden_from_caseworkers_shown_to_auditor
     assert Explanation.objects.get(decision=erased).raw_values == []
     assert columns_holding(STATEMENT) == [] and columns_holding(EMAIL) == []
     assert Decision.objects.get(subject_ref="other").personal_data_erased_at is None
-    assert "Your data was erased" in client.get(f"/access/{recorded.access_token}/").content.decode()
+    assert (
+        "Your data was erased"
+        in client.get(f"/access/{recorded.access_token}/", follow=True).content.decode()
+    )
     result = verify_chain()
     assert result.ok, result.describe()
 
@@ -227,3 +237,45 @@ def test_the_auditor_page_erases_and_lists_what_remains(mine, client, caseworker
 
     refused = client_for(auditor).post("/audit/erasure/", {"subject_ref": "nobody-here", "reason": REASON})
     assert "no decisions about this subject" in refused.content.decode()
+
+
+def _erase_on_request(decision: Decision) -> None:
+    age(decision, MIN_RETENTION_DAYS + 1)
+    subject_erase(subject_ref=SUBJECT, actor=Actor.system("tests"), reason=REASON)
+
+
+def _erase_by_retention(decision: Decision) -> None:
+    age(decision, decision.model_version.retention_days + 1)
+    retention_erase_expired()
+
+
+@pytest.mark.parametrize("erase", [_erase_on_request, _erase_by_retention])
+def test_after_erasure_the_features_commitment_can_no_longer_be_recomputed(mine, auditor, erase):
+    recorded, _ = mine
+    before = Decision.objects.get(pk=recorded.decision.pk)
+    features = before.features
+    unsalted = hashlib.sha256(
+        json.dumps(features, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+    assert before.features_commitment == features_commitment(
+        key=bytes(before.features_key), features=features
+    )
+
+    erase(before)
+
+    after = Decision.objects.get(pk=recorded.decision.pk)
+    assert (after.features_key, after.features, after.features_commitment) == (
+        None,
+        {},
+        before.features_commitment,
+    )
+    assert (
+        commitment_verifies(key=after.features_key, features=features, commitment=after.features_commitment)
+        is None
+    )
+    # The unkeyed digest a guesser could test is nowhere: not on the row, not in any event of the
+    # chain, not in the auditors' export.
+    row = Decision.objects.filter(pk=after.pk).values().get()
+    assert unsalted not in repr(row)
+    assert not [e.pk for e in AuditEvent.objects.all() if unsalted in json.dumps(e.data)]
+    assert unsalted not in export_path(run(auditor, "decisions")).read_text()

@@ -27,7 +27,7 @@ def test_erases_only_decisions_past_retention_and_the_chain_still_verifies(recor
     old, young = decisions[:3], decisions[3:]
     age(old, recorded.retention_days + 1)
     age(young[:1], recorded.retention_days - 1)
-    before = {d.pk: (d.features_sha256, d.score, d.outcome, d.subject_ref) for d in decisions}
+    before = {d.pk: (d.features_commitment, d.score, d.outcome, d.subject_ref) for d in decisions}
     contributions_before = {e.decision_id: e.contributions for e in Explanation.objects.all()}
 
     result = retention_erase_expired()
@@ -35,7 +35,8 @@ def test_erases_only_decisions_past_retention_and_the_chain_still_verifies(recor
     assert result == {"decisions": 3, "explanations": 3, "review_requests": 0, "batches": 1}
     for d in Decision.objects.filter(pk__in=[d.pk for d in old]):
         assert d.features == {} and d.personal_data_erased_at is not None
-        assert (d.features_sha256, d.score, d.outcome, d.subject_ref) == before[d.pk]  # the skeleton stays
+        # The skeleton stays.
+        assert (d.features_commitment, d.score, d.outcome, d.subject_ref) == before[d.pk]
         e = Explanation.objects.select_related("decision__model_version").get(decision=d)
         assert e.raw_values == [] and e.counterfactuals is None
         # What a reader sees: the numbers, with no value of the person's left to show.

@@ -2,7 +2,6 @@
 in the score's units, reasons that say by how much each detail raised or lowered it, what would
 cross the cut-off, and how the explanation was produced, in English and German."""
 
-import hashlib
 import html
 import re
 from datetime import timedelta
@@ -14,6 +13,7 @@ from django.core.cache import cache
 from django.utils import timezone, translation
 from sklearn.datasets import load_diabetes
 
+from decisions.commitments import features_commitment, features_key
 from decisions.models import Decision, DecisionModel, ModelVersion
 from decisions.predictors import decide, dump_background, sha256
 from decisions.schema import FeatureSchema
@@ -85,7 +85,8 @@ def decision_of(version: ModelVersion, features: dict, score: float) -> tuple[De
         model_version=version,
         subject_ref="person-1",
         features=features,
-        features_sha256=hashlib.sha256(repr(sorted(features.items())).encode()).hexdigest(),
+        features_key=(key := features_key()),
+        features_commitment=features_commitment(key=key, features=features),
         score=result.score,
         outcome=result.outcome,
         favourable=result.favourable,
@@ -157,7 +158,7 @@ def test_the_subject_page_shows_the_score_against_the_cut_off_in_points(client, 
     decision, link, by_feature, base = tree_decision
     score = round(decision.score)
     assert decision.outcome == "surcharge" and decision.score >= 150 and score == 206
-    page = page_text(client.get(link))
+    page = page_text(client.get(link, follow=True))
     assert (
         f"Your score: {score} points. The cut-off is 150 points: at or above it the outcome is “surcharge”, "
         "below it “standard premium”." in page
@@ -192,7 +193,7 @@ def test_the_subject_page_shows_the_score_against_the_cut_off_in_points(client, 
 
 def test_the_subject_page_in_german(client, tree_decision):
     decision, link, by_feature, _ = tree_decision
-    page = page_text(client.get(link, HTTP_ACCEPT_LANGUAGE="de"))
+    page = page_text(client.get(link, HTTP_ACCEPT_LANGUAGE="de", follow=True))
     assert '<html lang="de">' in page
     assert (
         "Ihr Score: 206 points. Der Schwellenwert ist 150 points: ab diesem Wert lautet das Ergebnis "
@@ -232,7 +233,7 @@ def supplied_decision(trained):
 def test_supplied_reasons_say_who_computed_them_and_that_nothing_can_be_searched(client, supplied_decision):
     decision, link = supplied_decision
     assert decision.outcome == "standard premium" and decision.favourable is True
-    page = page_text(client.get(link))
+    page = page_text(client.get(link, follow=True))
     assert "Your score: 107 points. The cut-off is 150 points" in page  # 152 - 31.4 - 18.25 + 4.5
     assert "Body-mass index: 21.6 kg/m². This lowered your score by 31 points." in page
     assert (
@@ -241,7 +242,7 @@ def test_supplied_reasons_say_who_computed_them_and_that_nothing_can_be_searched
     )
     assert "there is no model here on which to try changes to your details" in page
     assert "<td>Age</td><td>48 years</td><td>no effect on the score</td>" in page  # supplied as 0
-    german = page_text(client.get(link, HTTP_ACCEPT_LANGUAGE="de"))
+    german = page_text(client.get(link, HTTP_ACCEPT_LANGUAGE="de", follow=True))
     assert (
         "Diese Gründe hat Example Insurance AG aus ihrem eigenen Bewertungssystem geliefert; Rationale hat "
         "geprüft, dass sie zusammen den Score ergeben, sie aber nicht selbst berechnet." in german

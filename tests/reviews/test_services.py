@@ -8,10 +8,11 @@ from django.utils import timezone
 
 from audit.chain import verify_chain
 from audit.models import Action, AuditEvent
-from audit.services import Actor
+from audit.services import Actor, canonical_sha256
 from config.errors import ApplicationError
 from decisions import selectors as decisions_selectors
 from decisions import subject_access
+from decisions.commitments import keyed_commitment
 from decisions.models import Decision
 from decisions.recording import DecisionInput
 from explanations.drain import explanation_drain
@@ -82,8 +83,12 @@ def test_a_request_is_recorded_with_its_reference_and_due_date(decided):
     event = AuditEvent.objects.get(action=Action.REVIEW_REQUESTED)
     assert event.actor_type == "subject" and event.actor_id == str(decision.pk)
     assert event.data["reference"] == request.reference and event.data["kind"] == "contest"
-    # The statement is personal data: the chain holds its hash only.
-    assert "bank statement" not in str(event.data) and len(event.data["statement_sha256"]) == 64
+    # The statement is personal data: the chain holds a commitment under the decision's key
+    # (erased with it), never the text or its plain hash, which a short statement would give away.
+    statement = "My savings are over 1000 DM; the bank statement shows it."
+    assert "bank statement" not in str(event.data) and canonical_sha256(statement) not in str(event.data)
+    decision.refresh_from_db()
+    assert event.data["statement_commitment"] == keyed_commitment(key=decision.features_key, value=statement)
 
 
 def test_contest_needs_grounds_and_a_statement(decided):
