@@ -12,7 +12,11 @@ from oversight import api as oversight_api
 from reviews import portal_views
 from reviews import urls as reviews_urls
 
-from . import views
+from . import (
+    converters,  # noqa: F401 - registers <text:...>, before any pattern uses it
+    views,
+)
+from .forms import SignInForm
 
 api_v1 = [
     path("decisions/", explanations_api.DecisionListCreate.as_view(), name="api-decisions"),
@@ -40,27 +44,27 @@ api_v1 = [
     ),
     path("models/", decisions_api.ModelListCreate.as_view(), name="api-models"),
     path(
-        "models/<slug:name>/versions/<str:version>/",
+        "models/<slug:name>/versions/<text:version>/",
         decisions_api.ModelVersionDetail.as_view(),
         name="api-model-version",
     ),
     path(
-        "models/<slug:name>/versions/<str:version>/promote/",
+        "models/<slug:name>/versions/<text:version>/promote/",
         decisions_api.ModelVersionPromote.as_view(),
         name="api-model-version-promote",
     ),
     path(
-        "models/<slug:name>/versions/<str:version>/shadow/",
+        "models/<slug:name>/versions/<text:version>/shadow/",
         decisions_api.ModelVersionShadow.as_view(),
         name="api-model-version-shadow",
     ),
     path(
-        "models/<slug:name>/versions/<str:version>/shadow-report/",
+        "models/<slug:name>/versions/<text:version>/shadow-report/",
         explanations_api.ShadowReport.as_view(),
         name="api-model-version-shadow-report",
     ),
     path(
-        "models/<slug:name>/versions/<str:version>/importance/",
+        "models/<slug:name>/versions/<text:version>/importance/",
         explanations_api.GlobalImportance.as_view(),
         name="api-model-version-importance",
     ),
@@ -82,7 +86,7 @@ api_v1 = [
         name="api-audit-export-manifest",
     ),
     path(
-        "audit/statistics/<slug:name>/<str:version>/",
+        "audit/statistics/<slug:name>/<text:version>/",
         oversight_api.Statistics.as_view(),
         name="api-audit-statistics",
     ),
@@ -98,10 +102,11 @@ urlpatterns = [
     path("", decisions_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
-    path("access/<str:token>/", portal_views.subject_decision, name="subject-decision"),
+    # The subject's link: exchanged for a session, then a redirect to a URL without the token.
+    path("access/<text:token>/", portal_views.subject_link, name="subject-link"),
     path("", include("reviews.urls")),
     path("audit/", include("oversight.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=SignInForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

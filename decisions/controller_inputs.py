@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from config.text import MESSAGE, control_characters
+
 from .models import Decision, ModelVersion
 
 if TYPE_CHECKING:
@@ -36,6 +38,8 @@ def text_error(value: Any, *, max_length: int, required: bool) -> str | None:
         return f"at most {max_length} characters"
     if "\x00" in value:
         return "must not contain NUL characters"
+    if control_characters(value):  # a reference that rewrites a log line or a terminal
+        return MESSAGE
     return None
 
 

@@ -19,3 +19,13 @@ class DecisionFilter(django_filters.FilterSet):
     class Meta:
         model = Decision
         fields = ["subject_ref", "reference", "outcome", "favourable", "kind"]
+
+    def is_valid(self):
+        # django-filter reads `?decided_after=` as "no filter", so a client whose variable was
+        # empty got every decision instead of the ones it asked for; an empty value is a 400.
+        valid = super().is_valid()
+        for name in self.filters:
+            if self.data.get(name) == "":
+                self.form.add_error(name, "must not be empty; leave the parameter out not to filter by it")
+                valid = False
+        return valid

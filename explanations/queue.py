@@ -14,6 +14,7 @@ from functools import partial
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
+from redis import exceptions as redis_errors
 
 from decisions.models import Decision, ModelVersion
 
@@ -51,13 +52,32 @@ def publish_flag_set(model_version_id: int) -> bool:
     every drain clears the flag *before* each claim (publish_flag_clear), so that claim sees the
     rows. A Redis error means "publish".
     """
-    if flags_client() is None:
-        return True
     try:
-        return flag_set(_flag_key(model_version_id))
+        return _flag_try(model_version_id)
     except Exception as exc:  # noqa: BLE001 - any Redis failure falls back to publishing
         logger.warning("publish flag unavailable (%s); publishing", exc)
         return True
+
+
+def _flag_try(model_version_id: int) -> bool:
+    """publish_flag_set, raising the Redis error."""
+    if flags_client() is None:
+        return True
+    return flag_set(_flag_key(model_version_id))
+
+
+def _broker_timed_out(exc: BaseException) -> bool:
+    """Whether the flags' Redis is the broker and this error (or the one behind it: kombu wraps
+    them) is a timeout: then it hangs, and asking it again in this request waits as long again.
+    A refused connection, or one Redis closed on a restart, fails at once and is worth a try."""
+    if settings.EXPLAIN_PUBLISH_FLAG_URL != settings.CELERY_BROKER_URL:
+        return False
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, TimeoutError | redis_errors.TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def publish_flag_clear(model_version_id: int) -> None:
@@ -97,14 +117,27 @@ def fan_out_flag_clear(model_version_id: int) -> None:
 
 
 def explanation_enqueue(*, model_version_id: int, queue: str | None = None, coalesce: bool = False) -> bool:
-    """Publish one drain task for a model version. Never raises: a broker outage leaves the rows
-    pending and the sweeper re-enqueues them once the broker is back.
+    """Publish one drain task for a model version; False if the broker could not be reached.
+    Never raises: a broker outage leaves the rows pending and the sweeper re-enqueues them once
+    the broker is back.
 
     `coalesce` (after recording decisions) skips the publish when a drain task of this version
-    is already waiting to start; the sweeper always publishes.
+    is already waiting to start; the sweeper always publishes. A broker that is down costs a
+    request at most CELERY_BROKER_CONNECTION_TIMEOUT: a Redis that refuses connections fails at
+    once, and one that hangs is not asked again after its first timeout.
     """
-    if coalesce and not publish_flag_set(model_version_id):
-        return True
+    if coalesce:
+        try:
+            if not _flag_try(model_version_id):
+                return True
+        except Exception as exc:  # noqa: BLE001 - any Redis failure is handled the same way
+            if _broker_timed_out(exc):
+                logger.warning(
+                    "broker timed out; explanations of version %s wait for the sweeper", model_version_id
+                )
+                return False
+            logger.warning("publish flag unavailable (%s); publishing", exc)
+            coalesce = False  # no flag of ours to clear
     try:
         if queue is None:
             version = (
@@ -116,10 +149,19 @@ def explanation_enqueue(*, model_version_id: int, queue: str | None = None, coal
         _publish(model_version_id, queue)
     except Exception as exc:  # noqa: BLE001 - any publish failure is handled the same way
         logger.warning("could not enqueue explanations of version %s: %s", model_version_id, exc)
-        if coalesce:
-            publish_flag_clear(model_version_id)  # the next decision tries again
+        # Cleared, so that the next decision tries again; not from a broker that hangs: that
+        # would wait out the timeout a second time, and the flag expires by itself
+        # (EXPLAIN_PUBLISH_FLAG_SECONDS) while the sweeper covers the gap.
+        if coalesce and not _broker_timed_out(exc):
+            publish_flag_clear(model_version_id)
         return False
     return True
+
+
+def _enqueue_versions(queues: dict[int, str]) -> None:
+    for version_id, queue in queues.items():
+        if not explanation_enqueue(model_version_id=version_id, queue=queue, coalesce=True):
+            return  # the broker is down: the others would wait on it too; the sweeper has them
 
 
 def enqueue_on_commit(decisions: list[Decision]) -> None:
@@ -127,8 +169,5 @@ def enqueue_on_commit(decisions: list[Decision]) -> None:
     model version of these new decisions, coalesced."""
     # The versions are in memory already: choose the queue now, not with a query after commit.
     versions = {d.model_version_id: d.model_version for d in decisions}
-    for version_id in sorted(versions):
-        queue = queue_for(versions[version_id])
-        transaction.on_commit(
-            partial(explanation_enqueue, model_version_id=version_id, queue=queue, coalesce=True)
-        )
+    queues = {version_id: queue_for(versions[version_id]) for version_id in sorted(versions)}
+    transaction.on_commit(partial(_enqueue_versions, queues))

@@ -32,20 +32,23 @@ class ExportFilters:
         """Validate a filter dict from a form, the API or a stored export; ApplicationError names each bad one."""
         raw = raw or {}
         errors: dict[str, str] = {}
-        model = str(raw.get("model") or "").strip()
-        version = str(raw.get("model_version") or "").strip()
+        model = _text(raw, "model", errors)
+        version = _text(raw, "model_version", errors)
         if model and not DecisionModel.objects.filter(name=model).exists():
             errors["model"] = f"no model named {model!r}"
         if version and not model:
             errors["model_version"] = "give the model as well"
         elif version and not ModelVersion.objects.filter(model__name=model, version=version).exists():
             errors["model_version"] = f"{model}@{version} is not registered"
-        outcome = str(raw.get("outcome") or "").strip()
+        outcome = _text(raw, "outcome", errors)
         if len(outcome) > 64:
             errors["outcome"] = "at most 64 characters"
         actions = raw.get("actions") or []
         if isinstance(actions, str):
             actions = [a for a in actions.split(",") if a.strip()]
+        if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+            errors["actions"] = "must be a list of event kinds"
+            actions = []
         unknown = sorted(set(actions) - set(Action.values))
         if unknown:
             errors["actions"] = f"unknown event kinds: {', '.join(unknown)}"
@@ -71,6 +74,17 @@ class ExportFilters:
         return out
 
 
+def _text(raw: dict, name: str, errors: dict) -> str:
+    """A text filter: a string without control characters (PostgreSQL refuses a NUL), or ""."""
+    value = raw.get(name)
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or any(ord(c) < 32 for c in value):
+        errors[name] = "must be text without control characters"
+        return ""
+    return value.strip()
+
+
 def parse_when(value: Any, *, end: bool, errors: dict, name: str) -> datetime | None:
     """A date (a whole day: `date_to` includes it) or an ISO datetime; naive means UTC."""
     if value in (None, ""):
@@ -83,7 +97,11 @@ def parse_when(value: Any, *, end: bool, errors: dict, name: str) -> datetime | 
     except ValueError:
         day = parsed = None
     if day is not None:
-        parsed = datetime.combine(day + timedelta(days=1) if end else day, dt_time.min)
+        try:
+            parsed = datetime.combine(day + timedelta(days=1) if end else day, dt_time.min)
+        except OverflowError:  # the day after 9999-12-31
+            errors[name] = "must be a date before 9999-12-31"
+            return None
     if parsed is None:
         errors[name] = "must be an ISO date (2026-01-31) or datetime"
         return None

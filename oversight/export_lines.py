@@ -62,7 +62,8 @@ DECISION_LINE = (
     Field("score", "number", "d.score", "score"),
     Field("outcome", "text", "d.outcome", "outcome"),
     Field("favourable", "number", "d.favourable", "favourable"),
-    Field("features_sha256", "text", "d.features_sha256", "features_sha256"),
+    # Keyed (decisions.commitments): its key is never exported, so the file cannot test guesses.
+    Field("features_commitment", "text", "d.features_commitment", "features_commitment"),
     Field("personal_data_erased_at", "time", "d.personal_data_erased_at", "personal_data_erased_at"),
     # Restricted on the person's request (oversight.erasure): exports are auditors' only, and flag it.
     Field("restricted_at", "time", "d.restricted_at", "restricted_at"),
@@ -200,6 +201,18 @@ def _chunks(rows: Iterable[tuple]) -> Iterator[tuple[tuple, ...]]:
     return itertools.batched(rows, CHUNK_ROWS)  # read at call time: tests make chunks small
 
 
+# A spreadsheet opening the file runs a cell that starts with one of these as a formula
+# (=HYPERLINK(...) sends a click, with the cells it names, anywhere): OWASP's CSV injection.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_row(values: Iterable[Any]) -> list:
+    """A CSV record whose text cells cannot start a formula: those that could get a leading `'`.
+    Only text: the numbers are ours (a score of -0.5 stays a number), while any text may come
+    from a person or a controller's system (a statement, a reference, a class label "-1")."""
+    return ["'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v for v in values]
+
+
 def decision_lines_jsonl_portable(
     filters: ExportFilters, until: datetime | None, counts: dict
 ) -> Iterator[str]:
@@ -238,7 +251,7 @@ def decision_lines_csv(filters: ExportFilters, until: datetime | None, counts: d
                     json.loads(f.empty) if v is None else v
                     for f, v in zip(HUMAN_REVIEW_OBJECT, human_review, strict=True)
                 ]
-            writer.writerow([*row, reviews_json(reviews.get(row[0])), *(human_review or no_review)])
+            writer.writerow(csv_row([*row, reviews_json(reviews.get(row[0])), *(human_review or no_review)]))
         counts["rows"] = counts.get("rows", 0) + len(chunk)
         yield buffer.getvalue()
         buffer.seek(0)
@@ -283,7 +296,7 @@ def event_lines_csv(filters: ExportFilters, until_id: int | None, counts: dict) 
     writer.writerow([f.key for f in EVENT_LINE])
     for chunk in _chunks(_event_rows(filters, until_id)):
         for row in chunk:
-            writer.writerow([row[0], iso(row[1]), *row[2:]])
+            writer.writerow(csv_row([row[0], iso(row[1]), *row[2:]]))
         counts["rows"] = counts.get("rows", 0) + len(chunk)
         yield buffer.getvalue()
         buffer.seek(0)
@@ -307,7 +320,9 @@ def record_lines_csv(filters: ExportFilters, counts: dict) -> Iterator[str]:
             columns = list(entry)
             writer.writerow(columns)
         writer.writerow(
-            [v if isinstance(v, str | int) else json.dumps(v, ensure_ascii=False) for v in entry.values()]
+            csv_row(
+                v if isinstance(v, str | int) else json.dumps(v, ensure_ascii=False) for v in entry.values()
+            )
         )
         counts["rows"] = counts.get("rows", 0) + 1
     if columns is None:

@@ -11,6 +11,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from audit.models import Action, ActorType
+from config.text import NoControlCharacters
 
 from .event_display import OBJECT_LABELS
 from .models import Export
@@ -36,10 +37,13 @@ class TimelineFilterForm(forms.Form):
     object_type = forms.ChoiceField(
         required=False, label=_("Object"), choices=[("", _("any"))] + list(OBJECT_LABELS.items())
     )
-    object_id = forms.CharField(required=False, max_length=64, label=_("Object id"))
+    object_id = forms.CharField(
+        required=False, max_length=64, label=_("Object id"), validators=[NoControlCharacters()]
+    )
     subject_ref = forms.CharField(
         required=False,
         max_length=128,
+        validators=[NoControlCharacters()],
         label=_("Data subject"),
         help_text=_("the controller's reference of a person: events about their decisions"),
     )
@@ -119,9 +123,12 @@ class ExportForm(forms.Form):
 class ErasureForm(forms.Form):
     """A data subject's erasure request, entered by an auditor; oversight.erasure checks it."""
 
-    subject_ref = forms.CharField(max_length=128, label=_("The person's reference"))
+    subject_ref = forms.CharField(
+        max_length=128, label=_("The person's reference"), validators=[NoControlCharacters()]
+    )
     reason = forms.CharField(
         max_length=200,
+        validators=[NoControlCharacters()],
         label=_("Ground of the request"),
         help_text=_("For the audit log, e.g. “Art. 17(1)(b): consent withdrawn”. Write no personal data."),
     )

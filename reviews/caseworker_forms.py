@@ -6,6 +6,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from config.text import NoControlCharacters
+
 from .models import ReviewRequest
 from .services.steps import MAX_TEXT, MIN_RATIONALE
 
@@ -53,6 +55,7 @@ def _text(label, help_text, *, missing, rows: int) -> forms.CharField:
         help_text=help_text,
         min_length=MIN_RATIONALE,
         max_length=MAX_TEXT,
+        validators=[NoControlCharacters(multiline=True)],
         widget=forms.Textarea(attrs={"rows": rows, "maxlength": MAX_TEXT}),
         error_messages={
             "required": missing,

@@ -7,6 +7,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from config.text import NoControlCharacters
+
 from .models import ReviewRequest
 from .services.steps import MAX_TEXT
 
@@ -37,6 +39,7 @@ def _statement(label, *, help_text="", missing=None) -> forms.CharField:
         max_length=MAX_TEXT,
         widget=forms.Textarea(attrs=TEXTAREA),
         error_messages=messages,
+        validators=[NoControlCharacters(multiline=True)],
     )
 
 
