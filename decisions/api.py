@@ -1,36 +1,44 @@
 """REST API of the registry (model versions) and of a subject's access link."""
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from config.openapi import refusals
 
 from .auth import IsAuditor, IsCaseworker, IsIntegration, actor_of
 from .lifecycle import model_version_promote, model_version_set_shadow
 from .models import Decision
-from .registration import model_register
+from .registration import model_register, upload_read
 from .registry import model_version_list
 from .serializers import ModelRegisterSerializer, ModelVersionSerializer
 from .subject_access import subject_access_reissue, subject_access_revoke
 
 
 class ModelListCreate(APIView):
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    # The one upload: files and JSON documents as multipart parts. Every other view takes JSON only.
+    parser_classes = [MultiPartParser]
 
     def get_permissions(self):
         if self.request.method == "POST":
             return [IsIntegration()]
         return [(IsIntegration | IsAuditor | IsCaseworker)()]
 
-    @extend_schema(responses={200: ModelVersionSerializer(many=True)})
+    @extend_schema(operation_id="models_list", responses={200: ModelVersionSerializer(many=True)})
     def get(self, request):
         return Response(ModelVersionSerializer(model_version_list(), many=True).data)
 
     @extend_schema(
+        operation_id="models_register",
         request={"multipart/form-data": ModelRegisterSerializer},
-        responses={202: ModelVersionSerializer},
+        responses={
+            202: ModelVersionSerializer,
+            **refusals({409: "this name and version are registered already"}),
+        },
         description="Registers a candidate version; its registration checks run on a worker. Poll the "
         "version: `status` becomes active (the model's first version), stays candidate (promote it), or "
         "rejected with `checks.reasons`.",
@@ -44,8 +52,8 @@ class ModelListCreate(APIView):
             version=data["version"],
             framework=data["framework"],
             explainer=data["explainer"],
-            artifact=data["artifact"].read() if data.get("artifact") else b"",
-            background=data["background"].read() if data.get("background") else b"",
+            artifact=upload_read(data.get("artifact"), limit=settings.MODEL_ARTIFACT_MAX_BYTES),
+            background=upload_read(data.get("background"), limit=settings.MODEL_BACKGROUND_MAX_BYTES),
             schema=data["schema"],
             output=data["output"],
             training=data["training"],
@@ -64,7 +72,7 @@ class ModelListCreate(APIView):
 class ModelVersionDetail(APIView):
     permission_classes = [IsIntegration | IsAuditor | IsCaseworker]
 
-    @extend_schema(responses={200: ModelVersionSerializer})
+    @extend_schema(operation_id="model_version_read", responses={200: ModelVersionSerializer})
     def get(self, request, name, version):
         found = get_object_or_404(model_version_list(), model__name=name, version=version)
         return Response(ModelVersionSerializer(found).data)
@@ -75,7 +83,14 @@ class ModelVersionPromote(APIView):
 
     permission_classes = [IsIntegration]
 
-    @extend_schema(request=None, responses={200: ModelVersionSerializer})
+    @extend_schema(
+        operation_id="model_version_promote",
+        request=None,
+        responses={
+            200: ModelVersionSerializer,
+            **refusals({409: "the version has not passed its checks, or is retired"}),
+        },
+    )
     def post(self, request, name, version):
         found = get_object_or_404(model_version_list(), model__name=name, version=version)
         promoted = model_version_promote(version=found, actor=actor_of(request))
@@ -91,7 +106,14 @@ class ModelVersionShadow(APIView):
 
     permission_classes = [IsIntegration]
 
-    @extend_schema(request=ShadowSerializer, responses={200: ModelVersionSerializer})
+    @extend_schema(
+        operation_id="model_version_shadow_set",
+        request=ShadowSerializer,
+        responses={
+            200: ModelVersionSerializer,
+            **refusals({409: "only a candidate that passed its checks runs in shadow"}),
+        },
+    )
     def post(self, request, name, version):
         serializer = ShadowSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -107,7 +129,7 @@ class AccessRevoke(APIView):
 
     permission_classes = [IsIntegration | IsCaseworker]
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(operation_id="decision_access_revoke", request=None, responses={204: None})
     def post(self, request, pk):
         decision = get_object_or_404(Decision, pk=pk, kind=Decision.Kind.AUTOMATED)
         subject_access_revoke(decision=decision, actor=actor_of(request))
@@ -124,7 +146,9 @@ class AccessReissue(APIView):
 
     permission_classes = [IsIntegration | IsCaseworker]
 
-    @extend_schema(request=None, responses={200: AccessReissueSerializer})
+    @extend_schema(
+        operation_id="decision_access_reissue", request=None, responses={200: AccessReissueSerializer}
+    )
     def post(self, request, pk):
         decision = get_object_or_404(Decision, pk=pk, kind=Decision.Kind.AUTOMATED)
         reissued = subject_access_reissue(decision=decision, actor=actor_of(request))

@@ -5,6 +5,9 @@ import json
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.parsers import json_depth_check
+from config.text import TextField, json_control_characters
+
 from .models import ModelVersion
 
 JSON_DOCUMENT_MAX_BYTES = 2 * 1024 * 1024
@@ -20,6 +23,7 @@ class JsonDocumentField(serializers.Field):
         "invalid": "must be a JSON document, as text or an uploaded .json file: {reason}",
         "too_large": "is over {limit} bytes",
         "not_object": "must be a JSON object",
+        "control_characters": "must not contain control characters (at {where})",
     }
 
     def to_internal_value(self, data):
@@ -36,13 +40,17 @@ class JsonDocumentField(serializers.Field):
             if len(data) > JSON_DOCUMENT_MAX_BYTES:
                 self.fail("too_large", limit=JSON_DOCUMENT_MAX_BYTES)
             try:
+                json_depth_check(data)
                 data = json.loads(data)
-            except (json.JSONDecodeError, RecursionError) as exc:
-                reason = getattr(exc, "msg", "nested too deeply")
+            except (ValueError, RecursionError) as exc:  # JSONDecodeError, JsonTooDeep among them
+                reason = getattr(exc, "msg", str(exc))
                 where = f" at line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else ""
                 self.fail("invalid", reason=f"{reason}{where}")
         if not isinstance(data, dict):
             self.fail("not_object")
+        where = json_control_characters(data)
+        if where is not None:  # PostgreSQL refuses a NUL in jsonb: it was a 500
+            self.fail("control_characters", where=where)
         return data
 
     def to_representation(self, value):
@@ -132,11 +140,13 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "retention_days",
             "created_at",
         ]
+        # A response body only: every field is always there, so the schema marks each required.
+        read_only_fields = fields
 
 
 class ModelRegisterSerializer(serializers.Serializer):
     name = serializers.SlugField(max_length=64)
-    version = serializers.CharField(max_length=64)
+    version = TextField(max_length=64)
     framework = serializers.ChoiceField(choices=ModelVersion.Framework.choices)
     explainer = serializers.ChoiceField(choices=ModelVersion.ExplainerMethod.choices, default="auto")
     artifact = serializers.FileField(
@@ -159,5 +169,5 @@ class ModelRegisterSerializer(serializers.Serializer):
         default=dict,
         help_text="controller, purpose, significance, consequences, legal_basis, contact: JSON text or a .json file",
     )
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = TextField(multiline=True, required=False, allow_blank=True, default="")
     retention_days = serializers.IntegerField(required=False, min_value=1)

@@ -7,14 +7,15 @@ explanation, and every decision body says how far its explanation is.
 
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import Actor
+from config.openapi import refusals
+from config.pagination import CursorPagination
 from decisions.auth import IsAuditor, IsCaseworker, IsIntegration, actor_of
 from decisions.idempotency import Claim, idempotent
 from decisions.read_log import API, personal_data_read, reader_role
@@ -23,7 +24,7 @@ from decisions.registry import model_version_list
 from decisions.serializers import BulkCreateSerializer, DecisionCreateSerializer
 
 from . import selectors
-from .filters import DecisionFilter
+from .filters import BOOLEAN_VALUES, DecisionFilter
 from .recompute import explanation_recompute
 from .recording import RecordedDecision, Recording, recording_prepare, recording_prepare_one, recording_write
 from .serializers import DecisionSerializer, ExplanationSerializer, decision_body
@@ -39,6 +40,51 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
         "body is 422; an empty key is 400 (send no header instead)"
     ),
 )
+
+
+# A decision of the demo credit model (demo/credit.py), as the docs and generated clients show it;
+# the schema's fuzz tests send it too, so that one of their decisions is recorded.
+RECORD_EXAMPLE = OpenApiExample(
+    "credit decision",
+    request_only=True,
+    value={
+        "model": "credit-risk",
+        "subject_ref": "applicant-7f3a9c",
+        "reference": "loan-application-0001",
+        "features": {
+            "checking_account": "lt_0",
+            "duration_months": 24,
+            "credit_history": "delayed",
+            "purpose": "car_new",
+            "credit_amount": 4870,
+            "savings": "lt_100",
+            "employment_since": "1_to_4",
+            "installment_rate": 3,
+            "personal_status_sex": "male_divorced",
+            "other_debtors": "none",
+            "residence_since": 4,
+            "property": "none",
+            "age_years": 53,
+            "other_installment_plans": "none",
+            "housing": "free",
+            "existing_credits": 2,
+            "job": "skilled",
+            "dependents": 2,
+            "telephone": "none",
+            "foreign_worker": "yes",
+        },
+    },
+)
+
+# DecisionFilter refuses an empty value with a 400 (leave the parameter out instead), and takes
+# `favourable` as one of four words: django-filter's schema says neither.
+LIST_PARAMETERS = [
+    *(
+        OpenApiParameter(name, {"type": "string", "minLength": 1})
+        for name in ("model", "model_version", "subject_ref", "reference", "outcome")
+    ),
+    OpenApiParameter("favourable", {"type": "string", "enum": sorted(BOOLEAN_VALUES)}),
+]
 
 
 def created_body(recorded: RecordedDecision) -> dict:
@@ -95,9 +141,24 @@ class DecisionListCreate(ListAPIView):
         _log_read(request, [d.pk for d in decisions])  # one event for the page, every id in it
         return response
 
+    @extend_schema(operation_id="decisions_list", parameters=LIST_PARAMETERS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     @extend_schema(
+        operation_id="decisions_record",
         request=DecisionCreateSerializer,
-        responses={201: DecisionSerializer},
+        examples=[RECORD_EXAMPLE],
+        responses={
+            201: DecisionSerializer,
+            **refusals(
+                {
+                    409: "a stored response for this Idempotency-Key cannot be replayed",
+                    422: "the Idempotency-Key was used with another body",
+                    503: "the model could not be loaded: retry later",
+                }
+            ),
+        },
         parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request):
@@ -116,12 +177,20 @@ class DecisionBulkCreate(APIView):
     permission_classes = [IsIntegration]
 
     @extend_schema(
+        operation_id="decisions_record_bulk",
         request=BulkCreateSerializer,
         responses={
             201: inline_serializer(
                 "BulkCreated",
                 {"count": serializers.IntegerField(), "decisions": DecisionSerializer(many=True)},
-            )
+            ),
+            **refusals(
+                {
+                    409: "a stored response for this Idempotency-Key cannot be replayed",
+                    422: "the Idempotency-Key was used with another body",
+                    503: "the model could not be loaded: retry later",
+                }
+            ),
         },
         parameters=[IDEMPOTENCY_HEADER],
         description=(
@@ -147,7 +216,7 @@ class DecisionBulkCreate(APIView):
 class DecisionDetail(APIView):
     permission_classes = [IsIntegration | IsAuditor | IsCaseworker]
 
-    @extend_schema(responses={200: DecisionSerializer})
+    @extend_schema(operation_id="decision_read", responses={200: DecisionSerializer})
     def get(self, request, pk):
         decision = get_object_or_404(selectors.decision_list(), pk=pk)
         selectors.with_current_explanation([decision])
@@ -161,7 +230,7 @@ class ExplanationDetail(APIView):
 
     permission_classes = [IsIntegration | IsAuditor | IsCaseworker]
 
-    @extend_schema(responses={200: ExplanationSerializer})
+    @extend_schema(operation_id="decision_explanation_read", responses={200: ExplanationSerializer})
     def get(self, request, pk):
         explanation = selectors.explanation_current(pk)
         if explanation is None:
@@ -177,8 +246,15 @@ class ExplanationRecompute(APIView):
     permission_classes = [IsAuditor]
 
     @extend_schema(
+        operation_id="decision_explanation_recompute",
         request=None,
         responses={
+            **refusals(
+                {
+                    400: "the explanation is not done yet",
+                    409: "an external scorer's explanation, which Rationale cannot recompute",
+                }
+            ),
             200: inline_serializer(
                 "Recompute",
                 {
@@ -186,7 +262,7 @@ class ExplanationRecompute(APIView):
                     "max_abs_difference": serializers.FloatField(),
                     "method": serializers.CharField(),
                 },
-            )
+            ),
         },
     )
     def post(self, request, pk):
@@ -203,6 +279,7 @@ class GlobalImportance(APIView):
     permission_classes = [IsIntegration | IsAuditor | IsCaseworker]
 
     @extend_schema(
+        operation_id="model_version_importance_read",
         responses={
             200: inline_serializer(
                 "GlobalImportance",
@@ -211,7 +288,7 @@ class GlobalImportance(APIView):
                     "features": serializers.ListField(child=serializers.DictField()),
                 },
             )
-        }
+        },
     )
     def get(self, request, name, version):
         found = get_object_or_404(model_version_list(), model__name=name, version=version)
@@ -225,6 +302,7 @@ class ShadowReport(APIView):
     permission_classes = [IsIntegration | IsAuditor]
 
     @extend_schema(
+        operation_id="model_version_shadow_report_read",
         responses={
             200: inline_serializer(
                 "ShadowReport",
@@ -246,7 +324,7 @@ class ShadowReport(APIView):
                     "last_at": serializers.DateTimeField(allow_null=True),
                 },
             )
-        }
+        },
     )
     def get(self, request, name, version):
         found = get_object_or_404(model_version_list(), model__name=name, version=version)

@@ -55,6 +55,8 @@ class ExplanationSerializer(serializers.ModelSerializer):
             "error",
             "counterfactuals",
         ]
+        # A response body only: every field is always there, so the schema marks each required.
+        read_only_fields = fields
 
     def get_reasons(self, obj) -> list[str]:
         if obj.status != Explanation.Status.DONE:
@@ -63,7 +65,7 @@ class ExplanationSerializer(serializers.ModelSerializer):
 
 
 class ExplanationLinkSerializer(serializers.Serializer):
-    status = serializers.CharField()
+    status = serializers.CharField(allow_null=True, help_text="null for a decision with no explanation")
     url = serializers.CharField()
 
 

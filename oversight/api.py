@@ -10,7 +10,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,10 +18,12 @@ from audit import signing
 from audit.chain import verify_chain
 from audit.events import EVENT_COLUMNS
 from audit.models import Action, ActorType, AuditEvent
+from config.openapi import refusals
+from config.pagination import CursorPagination
 from decisions.auth import IsAuditor, IsIntegration, actor_of
 from decisions.models import ModelVersion
 
-from . import erasure, exports, fairness, selectors
+from . import erasure, export_files, exports, fairness, selectors
 from .export_filters import ExportFilters, events_selected
 from .manifest import manifest_text
 from .models import Export
@@ -33,6 +34,7 @@ class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = ["id", *EVENT_COLUMNS]
+        read_only_fields = fields  # a response body only: every field is always there
 
 
 class EventPagination(CursorPagination):
@@ -60,7 +62,7 @@ class EventList(ListAPIView):
     serializer_class = EventSerializer
     pagination_class = EventPagination
 
-    @extend_schema(parameters=[EventParamsSerializer])
+    @extend_schema(operation_id="audit_events_list", parameters=[EventParamsSerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -88,6 +90,7 @@ class Verification(APIView):
     permission_classes = [IsAuditor]
 
     @extend_schema(
+        operation_id="audit_chain_verify",
         responses={
             200: inline_serializer(
                 "Verification",
@@ -100,7 +103,7 @@ class Verification(APIView):
                     "checkpoint": serializers.DictField(allow_null=True),
                 },
             )
-        }
+        },
     )
     def get(self, request):
         result = verify_chain()
@@ -141,7 +144,13 @@ class ExportSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     manifest_url = serializers.URLField(allow_null=True, help_text="the signed manifest, once done")
-    download_url = serializers.URLField(allow_null=True, help_text="the file, once done (file mode only)")
+    download_url = serializers.URLField(
+        allow_null=True, help_text="the file, once done (file mode only) and until it is deleted"
+    )
+    file_deleted_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="when the file was deleted, EXPORT_FILE_RETENTION_DAYS after it was written",
+    )
 
 
 # A file export's bytes, or a streamed export's.
@@ -166,10 +175,11 @@ def export_body(export: Export, request) -> dict:
         "finished_at": export.finished_at.isoformat() if export.finished_at else None,
         "manifest_url": None,
         "download_url": None,
+        "file_deleted_at": export.file_deleted_at.isoformat() if export.file_deleted_at else None,
     }
     if export.status == Export.Status.DONE:
         body["manifest_url"] = request.build_absolute_uri(f"/api/v1/audit/exports/{export.pk}/manifest/")
-        if export.mode == Export.Mode.FILE:
+        if export.mode == Export.Mode.FILE and export.file_deleted_at is None:
             body["download_url"] = request.build_absolute_uri(f"/api/v1/audit/exports/{export.pk}/download/")
     return body
 
@@ -179,11 +189,12 @@ class ExportListCreate(APIView):
 
     permission_classes = [IsAuditor]
 
-    @extend_schema(operation_id="v1_audit_exports_list", responses={200: ExportSerializer(many=True)})
+    @extend_schema(operation_id="audit_exports_list", responses={200: ExportSerializer(many=True)})
     def get(self, request):
         return Response([export_body(e, request) for e in selectors.export_list(request.user)[:100]])
 
     @extend_schema(
+        operation_id="audit_export_create",
         request=ExportCreateSerializer,
         responses={
             202: OpenApiResponse(ExportSerializer, description="mode `file`: queued; poll its status"),
@@ -209,7 +220,7 @@ class ExportListCreate(APIView):
 class ExportDetail(APIView):
     permission_classes = [IsAuditor]
 
-    @extend_schema(responses={200: ExportSerializer})
+    @extend_schema(operation_id="audit_export_read", responses={200: ExportSerializer})
     def get(self, request, pk):
         return Response(export_body(get_object_or_404(Export, pk=pk), request))
 
@@ -218,13 +229,14 @@ class ExportDownload(APIView):
     permission_classes = [IsAuditor]
 
     @extend_schema(
-        responses={**EXPORT_FILE, 410: OpenApiResponse(description="the file is no longer on this server")}
+        operation_id="audit_export_download",
+        responses={**EXPORT_FILE, **refusals({410: "the file is no longer on this server"})},
     )
     def get(self, request, pk):
         export = get_object_or_404(Export, pk=pk, status=Export.Status.DONE, mode=Export.Mode.FILE)
         path = exports.export_path(export)
-        if not path.exists():
-            return Response({"detail": "the export file is no longer on this server"}, status=410)
+        if export.file_deleted_at is not None or not path.exists():
+            return Response({"detail": export_files.file_gone_message(export)}, status=410)
         exports.export_record_download(export=export, user=request.user)
         return FileResponse(
             open(path, "rb"),  # noqa: SIM115 - FileResponse closes it
@@ -238,9 +250,10 @@ class ExportManifest(APIView):
     permission_classes = [IsAuditor]
 
     @extend_schema(
+        operation_id="audit_export_manifest_read",
         responses={
             (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="the signed manifest")
-        }
+        },
     )
     def get(self, request, pk):
         export = get_object_or_404(Export, pk=pk, manifest__isnull=False)
@@ -253,10 +266,11 @@ class Statistics(APIView):
     permission_classes = [IsAuditor]
 
     @extend_schema(
+        operation_id="audit_statistics_read",
         responses=OpenApiResponse(
             OpenApiTypes.OBJECT,
             description="outcomes, explanation coverage, reviews, global importance, erasures and fairness",
-        )
+        ),
     )
     def get(self, request, name, version):
         found = get_object_or_404(
@@ -309,7 +323,7 @@ class PublicKey(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(responses={(200, "application/x-pem-file"): str})
+    @extend_schema(operation_id="audit_public_key_read", responses={(200, "application/x-pem-file"): str})
     def get(self, request):
         response = HttpResponse(signing.public_key_pem(), content_type="application/x-pem-file")
         response["X-Key-Id"] = signing.key_id()
@@ -334,7 +348,11 @@ class SubjectErasure(APIView):
 
     permission_classes = [IsIntegration]
 
-    @extend_schema(request=ErasureRequestSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="subject_erase",
+        request=ErasureRequestSerializer,
+        responses={200: OpenApiTypes.OBJECT, **refusals({404: "no decisions about this subject"})},
+    )
     def post(self, request):
         body = ErasureRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)

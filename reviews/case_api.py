@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from audit.models import Action
 from audit.services import Actor, audit_record
 from config.errors import ApplicationError
+from config.openapi import refusals
 from decisions.auth import IsCaseworker
 
 from . import selectors
@@ -48,9 +49,15 @@ class ReviewQueue(APIView):
 
     permission_classes = [IsCaseworker]
 
-    @extend_schema(parameters=[QueueParamsSerializer], responses={200: CaseSerializer(many=True)})
+    @extend_schema(
+        operation_id="reviews_list",
+        parameters=[QueueParamsSerializer],
+        responses={200: CaseSerializer(many=True)},
+    )
     def get(self, request):
-        params = QueueParamsSerializer(data=request.query_params)
+        # A plain dict: DRF reads a QueryDict's empty value as "not sent", so `?status=` listed the
+        # open cases where the schema (and the other filters) refuse an empty value.
+        params = QueueParamsSerializer(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
         qs = selectors.review_queue(**params.validated_data, user=request.user).prefetch_related(
             "actions__actor"
@@ -68,7 +75,7 @@ def _case(reference: str) -> ReviewRequest:
 class ReviewDetail(APIView):
     permission_classes = [IsCaseworker]
 
-    @extend_schema(responses={200: CaseSerializer})
+    @extend_schema(operation_id="review_read", responses={200: CaseSerializer})
     def get(self, request, reference):
         found = _case(reference)
         audit_record(
@@ -87,17 +94,29 @@ PERSONAL_FIELDS = ("statement", "corrections", "features")
 
 def _case_data(case: ReviewRequest) -> dict:
     data = CaseSerializer(case).data
-    data["restricted"] = case.decision.restricted_at is not None
     if data["restricted"]:
         data.update({name: None for name in PERSONAL_FIELDS if name in data})
     return data
 
 
-def _case_action(serializer_class, perform):
+# A review action's refusals: the service's own (config.errors), whatever the body.
+CASE_ACTION_REFUSALS = refusals(
+    {
+        400: "invalid input: `errors` names each bad field",
+        409: "the case is decided, restricted, or not in a state for this action",
+    }
+)
+
+
+def _case_action(operation_id, serializer_class, perform):
     class CaseAction_(APIView):
         permission_classes = [IsCaseworker]
 
-        @extend_schema(request=serializer_class, responses={200: CaseSerializer})
+        @extend_schema(
+            operation_id=operation_id,
+            request=serializer_class,
+            responses={200: CaseSerializer, **CASE_ACTION_REFUSALS},
+        )
         def post(self, request, reference):
             found = _case(reference)
             if found.decision.restricted_at is not None:
@@ -119,12 +138,15 @@ def _case_action(serializer_class, perform):
     return CaseAction_
 
 
-class ReviewTake(_case_action(None, lambda case, user, data: casework.review_take(request=case, user=user))):
+class ReviewTake(
+    _case_action("review_take", None, lambda case, user, data: casework.review_take(request=case, user=user))
+):
     """Take the case (assign it to yourself)."""
 
 
 class ReviewUphold(
     _case_action(
+        "review_uphold",
         RationaleSerializer,
         lambda case, user, data: casework.review_uphold(request=case, user=user, rationale=data["rationale"]),
     )
@@ -134,6 +156,7 @@ class ReviewUphold(
 
 class ReviewOverturn(
     _case_action(
+        "review_overturn",
         OverturnSerializer,
         lambda case, user, data: casework.review_overturn(
             request=case, user=user, new_outcome=data["new_outcome"], rationale=data["rationale"]
@@ -145,6 +168,7 @@ class ReviewOverturn(
 
 class ReviewAsk(
     _case_action(
+        "review_request_information",
         AskSerializer,
         lambda case, user, data: casework.review_request_information(
             request=case, user=user, question=data["question"]
@@ -156,6 +180,7 @@ class ReviewAsk(
 
 class ReviewExtend(
     _case_action(
+        "review_extend",
         ExtendSerializer,
         lambda case, user, data: casework.review_extend(
             request=case, user=user, months=data["months"], reason=data["reason"]

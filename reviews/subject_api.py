@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from audit.models import Action
 from audit.services import Actor, audit_record
+from config.openapi import refusals
 from decisions.models import Decision
 from decisions.selectors import effective_decision
 from decisions.subject_access import IsSubject, SubjectTokenAuthentication
@@ -68,7 +69,7 @@ def subject_decision_body(decision: Decision) -> dict:
 class SubjectDecision(SubjectView):
     """The decision the token opens: outcome, reasons, data used, counterfactuals, requests."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="subject_decision_read", responses={200: dict})
     def get(self, request):
         decision = request.user.decision
         audit_record(
@@ -85,8 +86,12 @@ class SubjectRequests(SubjectView):
     """Express a view, contest, ask for human intervention, or propose corrections (`rectify`)."""
 
     @extend_schema(
+        operation_id="subject_request_create",
         request=RequestCreateSerializer,
-        responses={201: SubjectRequestSerializer},
+        responses={
+            201: SubjectRequestSerializer,
+            **refusals({409: "a request of this kind is open already, or the outcome was replaced"}),
+        },
     )
     def post(self, request):
         serializer = RequestCreateSerializer(data=request.data)
@@ -114,13 +119,17 @@ def _own_request(request, reference: str):
 
 
 class SubjectRequestDetail(SubjectView):
-    @extend_schema(responses={200: SubjectRequestSerializer})
+    @extend_schema(operation_id="subject_request_read", responses={200: SubjectRequestSerializer})
     def get(self, request, reference):
         return Response(SubjectRequestSerializer(_own_request(request, reference)).data)
 
 
 class SubjectRequestReply(SubjectView):
-    @extend_schema(request=TextSerializer, responses={200: SubjectRequestSerializer})
+    @extend_schema(
+        operation_id="subject_request_reply",
+        request=TextSerializer,
+        responses={200: SubjectRequestSerializer, **refusals({409: "no question is open on this request"})},
+    )
     def post(self, request, reference):
         found = _own_request(request, reference)
         serializer = TextSerializer(data=request.data)

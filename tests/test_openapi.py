@@ -120,3 +120,35 @@ def test_swagger_ui_loads_only_files_this_server_has(client):
             continue
         assert url.startswith(static), url
         assert finders.find(url.removeprefix(static)) is not None, f"{url} is not among the static files"
+
+
+def test_operation_ids_read_as_actions():
+    """A generated client names its functions after them: `decisions_record`, not
+    `v1_decisions_create`."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    ids = {
+        f"{method.upper()} {path}": operation["operationId"]
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert ids["POST /api/v1/decisions/"] == "decisions_record"
+    assert ids["GET /api/v1/decisions/"] == "decisions_list"
+    assert ids["GET /api/v1/decisions/{id}/"] == "decision_read"
+    assert ids["GET /api/v1/decisions/{id}/explanation/"] == "decision_explanation_read"
+    assert ids["POST /api/v1/models/"] == "models_register"
+    assert len(set(ids.values())) == len(ids)
+    assert not [i for i in ids.values() if i.startswith("v1_") or i.endswith("_retrieve")]
+
+
+def test_bodies_are_json_but_for_the_model_upload():
+    """Forms too made generated clients send decisions as multipart, which cannot carry features."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    media = {
+        f"{method.upper()} {path}": list(operation["requestBody"]["content"])
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    }
+    assert media.pop("POST /api/v1/models/") == ["multipart/form-data"]
+    assert len(media) >= 10
+    assert all(types == ["application/json"] for types in media.values()), media
