@@ -20,7 +20,9 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6399/0
 TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 	SECRET_KEY=test-secret-key-not-for-production \
 	AUDIT_SIGNING_KEY=dGVzdC1zaWduaW5nLWtleS0zMi1ieXRlcy1sb25nISE= \
-	SECURE_COOKIES=0 RATIONALE_VAR_DIR=$(CURDIR)/var/test
+	FIELD_ENCRYPTION_KEYS=dGVzdC1maWVsZC1lbmNyeXB0aW9uLWtleS0zMmJ5dGU= \
+	SECURE_COOKIES=0 RATIONALE_VAR_DIR=$(CURDIR)/var/test \
+	CACHE_URL=$(patsubst %/0,%/1,$(TEST_BROKER_URL)) EMAIL_URL=none
 DEMO_ENV := DEBUG=1 PUBLIC_BASE_URL=http://$(HOST):$(PORT) RATIONALE_VAR_DIR=$(abspath $(VAR_DIR))
 
 .PHONY: help venv run migrate migrate-test seed web worker beat test lint format bench clean

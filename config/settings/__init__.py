@@ -5,17 +5,19 @@ Unset DATABASE_URL / CELERY_BROKER_URL give the embedded default (SQLite and a f
 broker) so that `make run` works on a bare machine; production and CI set PostgreSQL and Redis.
 """
 
+import base64
+import hashlib
 from datetime import timedelta
-from pathlib import Path
 
-import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = Path(environ.Env().str("RATIONALE_VAR_DIR", default=str(BASE_DIR / "var")))
+from .email import email_settings
+from .environment import BASE_DIR, VAR_DIR, env
 
-env = environ.Env()
+# The asynchronous side (Celery, explanation workers, exports, beat) lives in its own module.
+from .workers import *  # noqa: F403
+
 DEBUG = env.bool("DEBUG", default=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -51,6 +53,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The API's responses hold personal data: no browser or proxy keeps them (config.security).
+    "config.security.NoStoreApiMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -123,10 +127,12 @@ else:
 DB_REGISTRY_CACHE = env.bool("DB_REGISTRY_CACHE", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The subject portal counts failed access-link attempts here. A per-process memory cache works
-# for one web process; with several, set CACHE_URL (e.g. redis://127.0.0.1:6379/2) so the limit
-# is shared.
+# The subject portal's count of unknown access tokens (decisions.subject_access): in memory per
+# process for the demo; Redis wherever several processes serve (compose, tests), with short
+# timeouts so that an outage skips the count (logged) instead of hanging a page.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"].setdefault("OPTIONS", {}).update(socket_connect_timeout=1.0, socket_timeout=1.0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -196,6 +202,15 @@ CONTENT_SECURITY_POLICY = {
 }
 # A staff session (it reads data subjects' decisions) lasts a working day, not Django's two weeks.
 SESSION_COOKIE_AGE = env.int("SESSION_HOURS", default=8) * 3600
+# A data subject's session (their link exchanged for it: decisions.subject_access) ends with the
+# browser or after this long without a page of theirs: the computer may be shared. Past the limit
+# of unknown tokens from one address in the window, unknown ones get 429; a valid one never does.
+SUBJECT_SESSION_SECONDS = env.int("SUBJECT_SESSION_SECONDS", default=3600)
+SUBJECT_BAD_TOKEN_LIMIT = env.int("SUBJECT_BAD_TOKEN_LIMIT", default=20)
+SUBJECT_BAD_TOKEN_WINDOW_SECONDS = env.int("SUBJECT_BAD_TOKEN_WINDOW_SECONDS", default=600)
+# Proxies in front that append the client to X-Forwarded-For (config.proxies). 0: REMOTE_ADDR,
+# the header ignored (a client writes what it likes there); 1 behind one TLS proxy.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # HTTPS. Off by default because TLS ends at the proxy in front, which should redirect HTTP itself;
 # set them where Django must do it (operators.md). The probes stay reachable over plain HTTP.
 SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=0)
@@ -215,6 +230,20 @@ if not AUDIT_SIGNING_KEY and not DEBUG:
     )
 AUDIT_SIGNING_KEY_FILE = VAR_DIR / "audit-signing-key"
 
+# Fernet keys (comma-separated, newest first) that encrypt what people write: statements, replies
+# and e-mail addresses (config.encryption). The first encrypts, all decrypt; rotate with
+# `manage.py rotate_field_keys`. In DEBUG a key derived from SECRET_KEY lets the demo run.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS must be set when DEBUG is off "
+            '(python -c "from cryptography.fernet import Fernet;print(Fernet.generate_key().decode())")'
+        )
+    FIELD_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(f"{SECRET_KEY}:field-encryption".encode()).digest()).decode()
+    ]
+
 # ---------------------------------------------------------------------------- API
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -224,12 +253,21 @@ REST_FRAMEWORK = {
     # Every view declares its own role; this default refuses anything that forgets to.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    # JSON bodies only, depth-bounded (config/parsers.py); the model upload alone takes multipart
+    # (decisions/api.py). Accepting forms too made the schema declare them, and generated clients
+    # then sent decisions as multipart, which cannot carry nested features.
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.errors.exception_handler",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.ContentNegotiation",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # The client address DRF's throttles count against: the same entry as config.proxies.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
+# Deepest nesting of arrays and objects in a JSON body or a registered JSON document
+# (config/parsers.py): a feature schema nests about 6 levels; deeper is refused with a 400.
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Rationale API",
     "DESCRIPTION": (
@@ -238,6 +276,9 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Tags from the path after /api/v1/ (decisions, models, audit, reviews, subject): a generated
+    # client groups its functions by them, where the default made one group, "v1".
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
     # Swagger UI from drf-spectacular-sidecar's static files, not from a CDN: the docs page must
     # work where the servers have no way out to the internet, and load nothing from a third party.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -245,7 +286,8 @@ SPECTACULAR_SETTINGS = {
     # Choices that share a field name (kind, status, grounds) with others get names of their own.
     "ENUM_NAME_OVERRIDES": {
         "ExportKindEnum": "oversight.models.Export.Kind",
-        "ExportStatusEnum": "oversight.models.Export.Status",
+        # An export's and an explanation's states are the same four: one name that fits both.
+        "JobStatusEnum": "oversight.models.Export.Status",
         "ReviewKindEnum": "reviews.models.ReviewRequest.Kind",
         "ReviewStatusEnum": "reviews.models.ReviewRequest.Status",
         "ReviewGroundsEnum": "reviews.models.ReviewRequest.Grounds",
@@ -271,78 +313,40 @@ MODEL_CHECK_MEMORY_BYTES = env.int("MODEL_CHECK_MEMORY_BYTES", default=8 * 1024*
 MODEL_CHECK_CPU_SECONDS = env.int("MODEL_CHECK_CPU_SECONDS", default=300)
 MODEL_CHECK_TIMEOUT_SECONDS = env.int("MODEL_CHECK_TIMEOUT_SECONDS", default=300)
 MODEL_CHECK_FILE_BYTES = env.int("MODEL_CHECK_FILE_BYTES", default=256 * 1024 * 1024)
+# Untrusted model artifacts: lost batches (worker process died) before a version is suspended;
+# model columns a schema may encode (an image's h x w x c), checked before any per-column work.
+MODEL_CRASH_LIMIT = env.int("MODEL_CRASH_LIMIT", default=3)
+MODEL_MAX_COLUMNS = env.int("MODEL_MAX_COLUMNS", default=100_000)
 
-# ---------------------------------------------------------------------------- Celery
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = VAR_DIR / "broker"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "out"),
-        "data_folder_out": str(_broker_dir / "out"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),  # kombu's default is ./control
-        "store_processed": False,
-    }
-    for _sub in ("out", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_TASK_IGNORE_RESULT = True
-CELERY_RESULT_BACKEND = None
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_DEFAULT_QUEUE = "cpu"
-# A broker outage must not hang the web request that records a decision: publishing gives up
-# quickly and the sweeper re-enqueues the pending explanation once the broker is back.
-CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
-CELERY_TASK_PUBLISH_RETRY = False
+# An Idempotency-Key's record holds the first response (features, the subject's link, sealed):
+# it answers retries this long, then the key starts afresh and the record is deleted.
+IDEMPOTENCY_REPLAY_HOURS = env.int("IDEMPOTENCY_REPLAY_HOURS", default=24)
 
-# Explanation workers
-EXPLAIN_BATCH_SIZE = env.int("EXPLAIN_BATCH_SIZE", default=256)
-EXPLAIN_BATCH_WAIT_MS = env.int("EXPLAIN_BATCH_WAIT_MS", default=0)
-EXPLAIN_STALE_SECONDS = env.int("EXPLAIN_STALE_SECONDS", default=120)
-EXPLAIN_MAX_ATTEMPTS = env.int("EXPLAIN_MAX_ATTEMPTS", default=3)
-EXPLAIN_GPU_QUEUE = env.bool("EXPLAIN_GPU_QUEUE", default=False)
-# Threads for one batched tree SHAP call (0: all cores). Lower it when running several worker
-# processes per machine, so that processes x threads does not exceed the cores.
-EXPLAIN_THREADS = env.int("EXPLAIN_THREADS", default=0)
-# Coalesced publishing: a web process publishes a drain task for a version only when no task for
-# it is queued and not yet started, marked by a Redis flag that the worker clears before each
-# claim. One SET NX instead of one Celery publish per decision. Defaults to the broker's Redis;
-# empty (the default with any other broker) publishes once per recorded batch of decisions.
-EXPLAIN_PUBLISH_FLAG_URL = env.str(
-    "EXPLAIN_PUBLISH_FLAG_URL",
-    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
-)
-EXPLAIN_PUBLISH_FLAG_SECONDS = env.float("EXPLAIN_PUBLISH_FLAG_SECONDS", default=10.0)
-
-# Exports: a running export writes a heartbeat every second; after this long without one its
-# process is taken for dead and the export re-queued (file) or failed (stream).
-EXPORT_STALE_SECONDS = env.int("EXPORT_STALE_SECONDS", default=120)
-EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=3)
-
+# Every line goes through config.log_filters: a subject's access token (in the first request of
+# their link, and so in django.request's 4xx warnings and runserver's request lines) and any
+# e-mail address are replaced by a marker. gunicorn's own logs: config.gunicorn_logging.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "config.log_filters.RedactSecrets"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # axes: its INFO lines repeat every sign-in; its warnings (a lockout) stay.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
-}
-
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="rationale@example.org")
-EXPLAIN_GPU_MODELS = env.list("EXPLAIN_GPU_MODELS", default=["*"])
-
-CELERY_BEAT_SCHEDULE = {
-    "sweep-explanations": {
-        "task": "explanations.sweep",
-        "schedule": env.float("EXPLAIN_SWEEP_SECONDS", default=30.0),
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # axes: its INFO lines repeat every sign-in; its warnings (a lockout) stay.
+        "axes": {"level": "WARNING"},
+        # Django's default sends runserver's request lines to a handler of its own, unfiltered.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
-    "sign-audit-checkpoint": {"task": "audit.sign_checkpoint", "schedule": 60.0},
-    "sweep-exports": {"task": "audit.sweep_exports", "schedule": 60.0},
-    "erase-expired-personal-data": {"task": "audit.erase_expired_personal_data", "schedule": 3600.0},
 }
+
+# ---------------------------------------------------------------------------- e-mail
+# Notifications to data subjects (reviews.emails): EMAIL_URL is smtp+tls://USER:PASSWORD@HOST:587
+# (smtp+ssl://, smtp://), or `none` to send nothing (/readyz says "email": "disabled"). Required
+# outside DEBUG, where the console is refused too (config/settings/email.py). EMAIL_TIMEOUT: mail
+# is sent after commit inside a request, which a silent server must not hold for ever.
+_email_url, _email_backend = env.str("EMAIL_URL", default=""), env.str("EMAIL_BACKEND", default="")
+globals().update(email_settings(_email_url, backend=_email_backend, debug=DEBUG))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="rationale@example.org")
