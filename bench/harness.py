@@ -41,6 +41,7 @@ APP_ENV = {
     "SECRET_KEY": "bench-secret-key-not-for-production",
     "AUDIT_SIGNING_KEY": "dGVzdC1zaWduaW5nLWtleS0zMi1ieXRlcy1sb25nISE=",
     "FIELD_ENCRYPTION_KEYS": "dGVzdC1maWVsZC1lbmNyeXB0aW9uLWtleS0zMmJ5dGU=",
+    "EMAIL_URL": "none",
     "DEBUG": "0",
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "PUBLIC_BASE_URL": f"http://127.0.0.1:{WEB_PORT}",
