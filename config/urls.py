@@ -9,6 +9,7 @@ from decisions import api as decisions_api
 from decisions import views as decisions_views
 from explanations import api as explanations_api
 from oversight import api as oversight_api
+from oversight import metrics as oversight_metrics
 from reviews import portal_views
 from reviews import urls as reviews_urls
 
@@ -102,6 +103,7 @@ urlpatterns = [
     path("", decisions_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", oversight_metrics.metrics, name="metrics"),
     # The subject's link: exchanged for a session, then a redirect to a URL without the token.
     path("access/<text:token>/", portal_views.subject_link, name="subject-link"),
     path("", include("reviews.urls")),

@@ -322,6 +322,10 @@ MODEL_MAX_COLUMNS = env.int("MODEL_MAX_COLUMNS", default=100_000)
 # it answers retries this long, then the key starts afresh and the record is deleted.
 IDEMPOTENCY_REPLAY_HOURS = env.int("IDEMPOTENCY_REPLAY_HOURS", default=24)
 
+# Metrics: /metrics (oversight.metrics) answers only a request with `Authorization: Bearer
+# <METRICS_TOKEN>`; the figures show how busy and how late the controller is. Empty: no endpoint.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # Every line goes through config.log_filters: a subject's access token (in the first request of
 # their link, and so in django.request's 4xx warnings and runserver's request lines) and any
 # e-mail address are replaced by a marker. gunicorn's own logs: config.gunicorn_logging.

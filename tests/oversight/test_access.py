@@ -95,3 +95,13 @@ def test_auditor_pages_accept_only_reads(recorded, auditor):
         if url == "/audit/exports/":
             continue
         assert client.post(url.format(v=recorded.pk)).status_code == 405, url
+
+
+def test_metrics_are_for_the_monitoring_systems_token_alone(recorded, auditor, caseworker, api_key, settings):
+    """/metrics declares its own role: the holder of METRICS_TOKEN (oversight.metrics). No staff
+    session nor API key stands in for it."""
+    settings.METRICS_TOKEN = "monitoring-token"
+    for client in (client_for(auditor), client_for(caseworker), APIClient()):
+        assert client.get("/metrics").status_code == 401
+    assert APIClient().get("/metrics", HTTP_AUTHORIZATION=f"Api-Key {api_key.raw}").status_code == 401
+    assert APIClient().get("/metrics", HTTP_AUTHORIZATION="Bearer monitoring-token").status_code == 200
