@@ -96,6 +96,9 @@ class ModelVersion(TimeStamped):
     # reads them, each falling back to the default.
     text_translations = models.JSONField(default=dict, blank=True)
     retention_days = models.PositiveIntegerField(default=MIN_RETENTION_DAYS)
+    # Referral rules (AI Act Art. 14): which of this version's decisions a person reviews before
+    # they take effect. {} refers none; decisions.referral checks and applies them.
+    referral_rules = models.JSONField(default=dict, blank=True)
     registered_by = models.CharField(max_length=64, blank=True)
 
     class Meta:
@@ -143,12 +146,23 @@ class Decision(models.Model):
         # Art. 86): their outcome is the decision's, the model's is kept beside it.
         ASSISTED = "assisted", "Decided by a person with the model's output"
 
+    class Status(models.TextChoices):
+        FINAL = "final", "Final"
+        # Referred by its version's referral rules: it takes effect only once a caseworker has
+        # confirmed it (-> final) or changed it (-> replaced, by the human decision superseding it).
+        PENDING_REVIEW = "pending_review", "Waiting for a person's review before it takes effect"
+        REPLACED = "replaced", "Changed by a person before it took effect"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No index of its own: (model_version, decided_at) below serves every lookup by version.
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.PROTECT, related_name="decisions", db_index=False
     )
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.AUTOMATED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.FINAL)
+    # Why it was referred (["score_band", "sample", ...]) and by when a person must decide.
+    referral_reasons = models.JSONField(default=list, blank=True)
+    review_due_at = models.DateTimeField(null=True, blank=True)
     supersedes = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
     )
@@ -188,6 +202,12 @@ class Decision(models.Model):
             # Exports and the ledger read in (decided_at, id) order: with this index PostgreSQL
             # streams rows in order instead of sorting the whole selection on disk.
             models.Index(fields=["decided_at", "id"], name="decision_decided_at_id_idx"),
+            # The caseworkers' queue of referred decisions: a few rows among millions.
+            models.Index(
+                fields=["review_due_at"],
+                condition=models.Q(status="pending_review"),
+                name="decision_pending_review_idx",
+            ),
         ]
         constraints = [
             # One outcome in force: a review replaces the decision in force, so the history of a

@@ -19,6 +19,10 @@ class ReviewRequest(TimeStamped):
         HUMAN_INTERVENTION = "human_intervention", "Ask for a person to decide"
         # Art. 16 with Art. 22: some data was wrong; accepted corrections are decided again.
         RECTIFY = "rectify", "Correct my data"
+        # Not the subject's: a decision its version's referral rules held for a person before it
+        # takes effect (AI Act Art. 14), or a review a caseworker or auditor opened themselves.
+        REFERRAL = "referral", "Referred to a person before it takes effect"
+        STAFF = "staff", "Review opened by staff"
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
@@ -106,6 +110,7 @@ class CaseAction(models.Model):
 
     class Kind(models.TextChoices):
         RECEIVED = "received", "Request received"
+        OPENED = "opened", "Review opened by staff"
         TAKEN = "taken", "Case taken"
         INFO_REQUESTED = "info_requested", "Information asked for"
         SUBJECT_REPLIED = "subject_replied", "Information supplied"

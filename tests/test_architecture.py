@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OUR_PACKAGES = ("config", "audit", "decisions", "explanations", "reviews", "oversight", "demo")
+OUR_PACKAGES = ("config", "audit", "decisions", "explanations", "reviews", "webhooks", "oversight", "demo")
 MAX_LINES = 400
 # The one door per app for SQL the ORM does not write, and the database backend itself.
 STORAGE = re.compile(r"^(\w+/storage\.py|config/postgresql/.*)$")

@@ -18,6 +18,11 @@ from .environment import BASE_DIR, VAR_DIR, env
 # The asynchronous side (Celery, explanation workers, exports, beat) lives in its own module.
 from .workers import *  # noqa: F403
 
+# Staff sign-in (OIDC, second factor), webhooks and logging, each in its own module.
+from .auth import *  # noqa: F403
+from .logs import *  # noqa: F403
+from .webhooks import *  # noqa: F403
+
 DEBUG = env.bool("DEBUG", default=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -47,6 +52,7 @@ INSTALLED_APPS = [
     "decisions",
     "explanations",
     "reviews",
+    "webhooks",
     "oversight",
     "demo",
 ]
