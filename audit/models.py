@@ -11,7 +11,6 @@ class Action(models.TextChoices):
     DECISION_RECORDED = "decision.recorded", "Decision recorded"
     DECISION_VIEWED = "decision.viewed", "Decision viewed by its subject"
     DECISION_REFERRED = "decision.referred", "Decision referred to a person after it was recorded"
-    DECISION_FINALISED = "decision.finalised", "Referred decision confirmed by a person: in effect"
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
     USER_CREATED = "user.created", "User created"
