@@ -1,11 +1,9 @@
 """Shapes of the registry's API and of a decision in a request (the services check the values)."""
 
-import json
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.parsers import json_depth_check
+from config.parsers import json_loads_bounded
 from config.text import TextField, json_control_characters
 
 from .models import ModelVersion
@@ -40,9 +38,8 @@ class JsonDocumentField(serializers.Field):
             if len(data) > JSON_DOCUMENT_MAX_BYTES:
                 self.fail("too_large", limit=JSON_DOCUMENT_MAX_BYTES)
             try:
-                json_depth_check(data)
-                data = json.loads(data)
-            except (ValueError, RecursionError) as exc:  # JSONDecodeError, JsonTooDeep among them
+                data = json_loads_bounded(data)
+            except ValueError as exc:  # JSONDecodeError, JsonTooDeep
                 reason = getattr(exc, "msg", str(exc))
                 where = f" at line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else ""
                 self.fail("invalid", reason=f"{reason}{where}")
