@@ -13,9 +13,14 @@ from gunicorn.glogging import Logger
 
 from config.log_filters import RedactSecrets
 
+# The id the app answered with (config.request_id), last on every access line: "-" when none.
+REQUEST_ID_ATOM = "%({x-request-id}o)s"
+
 
 class RedactingLogger(Logger):
     def setup(self, cfg):
+        if REQUEST_ID_ATOM not in cfg.access_log_format:
+            cfg.set("access_log_format", f"{cfg.access_log_format} {REQUEST_ID_ATOM}")
         super().setup(cfg)
         # On the loggers rather than their handlers: setup replaces the handlers on every
         # configuration reload (SIGHUP), the loggers stay.

@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 import re
 
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
+
 # A token is token_urlsafe(24) (32 characters); 16 and more so that the token-less pages
 # (`/access/decision/<uuid>/`) and the API's `.../access/revoke/` stay readable.
 _ACCESS_TOKEN = re.compile(r"(/access/)[A-Za-z0-9_\-]{16,}")
@@ -47,3 +50,18 @@ class RedactSecrets(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """One JSON object per line (LOG_FORMAT=json). The whole line is redacted once more: a JSON
+    formatter formats the traceback itself (not from the filter's redacted `exc_text`) and writes
+    the `extra` values of a record, which the filter does not see."""
+
+    def __init__(self, *args, **kwargs):
+        # django.request's records carry the request object: its repr is the path, and the line
+        # has the path already (redacted) in the message.
+        kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "request"])
+        super().__init__(*args, **kwargs)
+
+    def jsonify_log_record(self, log_data) -> str:
+        return redact(super().jsonify_log_record(log_data))
