@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from audit.services import Actor
 from config.errors import ApplicationError, add_service_errors
 
+from . import second_factor_admin  # noqa: F401 - authenticator apps: seen and removed, audited
 from .accounts import api_key_revoke
 from .lifecycle import model_version_promote, model_version_set_shadow, model_version_set_status
 from .models import ApiKey, Decision, DecisionModel, ModelVersion

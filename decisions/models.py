@@ -242,3 +242,20 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"idempotency key {self.key} of {self.api_key_id}"
+
+
+class StaffIdentity(TimeStamped):
+    """The single sign-on account a staff user signs in with: the provider's issuer and its `sub`,
+    which the provider never reassigns. Never matched by e-mail address (decisions.sso)."""
+
+    user = models.OneToOneField("auth.User", on_delete=models.CASCADE, related_name="sso_identity")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="staff_identity_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.subject}"

@@ -1,0 +1,1 @@
+from tests.sso.fixtures import provider  # noqa: F401 - the OpenID Connect provider process
