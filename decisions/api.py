@@ -13,9 +13,15 @@ from config.openapi import refusals
 from .auth import IsAuditor, IsCaseworker, IsIntegration, actor_of
 from .lifecycle import model_version_promote, model_version_set_shadow
 from .models import Decision
+from .referral import referral_rules_set
 from .registration import model_register, upload_read
 from .registry import model_version_list
-from .serializers import ModelRegisterSerializer, ModelVersionSerializer
+from .serializers import (
+    ModelRegisterSerializer,
+    ModelVersionSerializer,
+    ReferralRulesBodySerializer,
+    ReferralRulesSerializer,
+)
 from .subject_access import subject_access_reissue, subject_access_revoke
 
 
@@ -122,6 +128,37 @@ class ModelVersionShadow(APIView):
             version=found, enabled=serializer.validated_data["enabled"], actor=actor_of(request)
         )
         return Response(ModelVersionSerializer(model_version_list().get(pk=changed.pk)).data)
+
+
+class ModelVersionReferral(APIView):
+    """A version's referral rules: which of its decisions a person reviews before they take effect
+    (docs/referrals.md). Read by the integration and staff; replaced by the integration."""
+
+    def get_permissions(self):
+        if self.request.method == "PUT":
+            return [IsIntegration()]
+        return [(IsIntegration | IsAuditor | IsCaseworker)()]
+
+    @staticmethod
+    def _body(version) -> dict:
+        return {"model": version.model.name, "version": version.version, "rules": version.referral_rules}
+
+    @extend_schema(operation_id="model_version_referral_read", responses={200: ReferralRulesBodySerializer})
+    def get(self, request, name, version):
+        found = get_object_or_404(model_version_list(), model__name=name, version=version)
+        return Response(self._body(found))
+
+    @extend_schema(
+        operation_id="model_version_referral_set",
+        request=ReferralRulesSerializer,
+        responses={200: ReferralRulesBodySerializer},
+        description="Replaces the rules ({} refers none); a 400 names each bad rule. Audited with the "
+        "old and the new rules.",
+    )
+    def put(self, request, name, version):
+        found = get_object_or_404(model_version_list(), model__name=name, version=version)
+        changed = referral_rules_set(version=found, rules=request.data, actor=actor_of(request))
+        return Response(self._body(changed))
 
 
 class AccessRevoke(APIView):

@@ -27,6 +27,7 @@ from .controller_inputs import assisted_error, decided, finite, supplied_errors,
 from .credentials import new_access_token, secret_hash
 from .models import ApiKey, Decision, ModelVersion
 from .predictors import ArtifactError, decide
+from .referral import referral_apply, referral_event_data
 from .registry import predictor_for, resolve_model_version, schema_of
 from .subject_access import access_grant
 
@@ -225,6 +226,7 @@ def decision_prepare(
             items, checked, outcomes, grants, keys, strict=True
         )
     ]
+    referral_apply(decisions, list(versions.values()), now=now)
     events = [
         EventSpec(
             actor=actor,
@@ -237,6 +239,8 @@ def decision_prepare(
                 "score": repr(d.score),
                 "outcome": d.outcome,
                 **({"kind": d.kind, "model_outcome": d.model_outcome} if d.model_outcome else {}),
+                # Only a referred decision's event says so: every other event stays as it was.
+                **(referral_event_data(d) if d.status != Decision.Status.FINAL else {}),
             },
         )
         for d in decisions

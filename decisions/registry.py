@@ -2,7 +2,8 @@
 and its loaded predictor, each cached.
 
 A registered version never changes (a new schema or artifact is a new version), so what is kept
-per process needs no invalidation; only *which* version is active, and its status, can change,
+per process needs no invalidation; only *which* version is active, its status and its referral
+rules can change,
 and that row is cached on the database connection until the registry's tables change
 (decisions.storage.registry_lookup).
 """
@@ -72,7 +73,8 @@ def resolve_model_version(name: str, version: str | None = None) -> ModelVersion
     found = _versions.get(key)
     if found is None:
         found = _versions[key] = model_version_list().get(pk=row[0])
-    found.status = row[2]
+    # What can change of a registered version, as the row (cached until the registry changes) has it.
+    found.status, found.referral_rules = row[2], row[3]
     return found
 
 

@@ -168,3 +168,31 @@ class ModelRegisterSerializer(serializers.Serializer):
     )
     description = TextField(multiline=True, required=False, allow_blank=True, default="")
     retention_days = serializers.IntegerField(required=False, min_value=1)
+
+
+class ReferralRulesSerializer(serializers.Serializer):
+    """The shape of a version's referral rules, for the API's schema; decisions.referral checks
+    each rule and names the bad ones (docs/referrals.md)."""
+
+    score_band = serializers.DictField(
+        required=False,
+        help_text='{"below": x, "above": y} around the threshold, or {"min": a, "max": b}',
+    )
+    sample_rate = serializers.FloatField(
+        required=False, help_text="share of decisions referred at random, 0 to 1"
+    )
+    flagged_explanation = serializers.JSONField(
+        required=False,
+        help_text='true, or {"additivity_tolerance": x}: refer decisions whose explanation is flagged',
+    )
+    protected_groups = serializers.DictField(
+        required=False,
+        help_text='{"attributes": ["foreign_worker"], "min_ratio": 0.8, "window": 1000, "min_group_decisions": 30}',
+    )
+    deadline_hours = serializers.IntegerField(required=False, help_text="a referred decision's deadline")
+
+
+class ReferralRulesBodySerializer(serializers.Serializer):
+    model = serializers.CharField()
+    version = serializers.CharField()
+    rules = ReferralRulesSerializer()

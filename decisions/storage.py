@@ -5,8 +5,8 @@ holds each pair equal.
 
 - `registry_lookup`: registry rows cached per PostgreSQL connection (config.postgresql), dropped
   whenever the database announces a committed change to the registry's tables.
-- `active_api_key_id`, `model_version_row`, `idempotency_stored`: one narrow query each on a
-  unique index.
+- `active_api_key_id`, `model_version_row`, `model_version_referral_rules`, `idempotency_stored`:
+  one narrow query each on a unique index.
 - `decisions_insert`: many decisions with COPY on PostgreSQL, bulk_create elsewhere.
 """
 
@@ -51,19 +51,41 @@ def active_api_key_id(key_hash: str) -> int | None:
 
 
 _VERSION_ROW = (
-    f"SELECT v.id, v.created_at, v.status FROM {ModelVersion._meta.db_table} v "  # noqa: S608
+    f"SELECT v.id, v.created_at, v.status, v.referral_rules FROM {ModelVersion._meta.db_table} v "  # noqa: S608
     f"JOIN {DecisionModel._meta.db_table} m ON m.id = v.model_id WHERE m.name = %s AND "
 )
 
 
 def model_version_row(name: str, version: str | None) -> tuple | None:
-    """(id, created_at, status) of the named version, or of the model's default version."""
+    """(id, created_at, status, referral rules) of the named version, or of the model's default
+    version: what of a version can change after it is registered."""
     with connection.cursor() as cursor:
         if version:
             cursor.execute(_VERSION_ROW + "v.version = %s", [name, version])
         else:
             cursor.execute(_VERSION_ROW + "v.id = m.default_version_id", [name])
-        return cursor.fetchone()
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return (*row[:3], _json(row[3]))
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value  # SQLite's driver returns text
+
+
+def model_version_referral_rules(version_id: int) -> dict | None:
+    """A version's referral rules as committed (decisions.referral reads them through the registry
+    cache), or None when there is no such version."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT referral_rules FROM {ModelVersion._meta.db_table} WHERE id = %s",  # noqa: S608
+            [version_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return _json(row[0])
 
 
 def idempotency_stored(api_key_id: int, key: str) -> tuple[str, int, dict, datetime] | None:

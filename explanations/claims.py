@@ -17,6 +17,8 @@ from django.utils import timezone
 
 from audit.models import Action
 from audit.services import Actor, EventSpec, audit_record_many
+from decisions.models import ModelVersion
+from decisions.referral import referral_refer_flagged, referral_rules_of
 
 from . import storage
 from .models import Explanation
@@ -56,9 +58,10 @@ def explanation_fail(*, ids: list[int], token: str | None, reason: str) -> int:
         )
         if token is not None:
             qs = qs.filter(worker=claimant(token))
-        failed = list(qs.values_list("id", "decision_id"))
-        Explanation.objects.filter(id__in=[i for i, _ in failed]).update(
-            status=Explanation.Status.FAILED, error=reason[:2000], finished_at=timezone.now()
+        failed = list(qs.values_list("id", "decision_id", "model_version_id"))
+        now = timezone.now()
+        Explanation.objects.filter(id__in=[i for i, _, _ in failed]).update(
+            status=Explanation.Status.FAILED, error=reason[:2000], finished_at=now
         )
         if failed:
             audit_record_many(
@@ -70,10 +73,22 @@ def explanation_fail(*, ids: list[int], token: str | None, reason: str) -> int:
                         str(i),
                         {"decision": str(d), "reason": reason[:200]},
                     )
-                    for i, d in failed
+                    for i, d, _ in failed
                 ]
+                + _refer_unexplained(failed, now=now)
             )
     return len(failed)
+
+
+def _refer_unexplained(failed: list[tuple], *, now) -> list[EventSpec]:
+    """A decision that could not be explained has the most flagged explanation of all: a version
+    whose rules refer flagged explanations refers it (decisions.referral)."""
+    events: list[EventSpec] = []
+    for version in ModelVersion.objects.filter(pk__in={v for _, _, v in failed}).only("pk"):
+        if referral_rules_of(version).get("flagged_explanation"):
+            decision_ids = [d for _, d, v in failed if v == version.pk]
+            events += referral_refer_flagged(version=version, decision_ids=decision_ids, now=now)
+    return events
 
 
 def explanation_fail_version(*, model_version_id: int, reason: str) -> int:

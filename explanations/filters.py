@@ -18,7 +18,8 @@ class DecisionFilter(django_filters.FilterSet):
 
     class Meta:
         model = Decision
-        fields = ["subject_ref", "reference", "outcome", "favourable", "kind"]
+        # `status=pending_review`: the controller's decisions still waiting for a person.
+        fields = ["subject_ref", "reference", "outcome", "favourable", "kind", "status"]
 
     def is_valid(self):
         # django-filter reads `?decided_after=` as "no filter", so a client whose variable was

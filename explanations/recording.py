@@ -21,6 +21,7 @@ from django.utils import timezone
 from audit.events import Actor, EventSpec
 from decisions.models import ApiKey, Decision, IdempotencyRecord, ModelVersion
 from decisions.recording import DecisionInput, PreparedDecisions, decision_prepare, decision_prepare_one
+from decisions.referral import FLAGGED_EXPLANATION, refer, referral_event_data
 from decisions.subject_access import access_url
 
 from . import storage
@@ -60,7 +61,20 @@ def _recording(prepared: PreparedDecisions) -> Recording:
             prepared.decisions, prepared.access_tokens, prepared.supplied, strict=True
         )
     ]
+    for one, event in zip(recorded, prepared.events, strict=True):
+        if one.explanation_status == Explanation.Status.FAILED:
+            _refer_unexplained(one.decision, event)
     return Recording(recorded=recorded, events=prepared.events, supplied=prepared.supplied)
+
+
+def _refer_unexplained(decision: Decision, event: EventSpec) -> None:
+    """An external scorer's decision recorded without its reasons has a failed explanation from
+    the start: a version whose rules refer flagged explanations refers it now, before it is
+    written, rather than after the fact (explanations.store)."""
+    rules = decision.model_version.referral_rules  # fresh: the version came from resolve_model_version
+    if rules.get("flagged_explanation") and decision.kind == Decision.Kind.AUTOMATED:
+        refer(decision, reasons=[FLAGGED_EXPLANATION], rules=rules, now=decision.decided_at)
+        event.data.update(referral_event_data(decision))
 
 
 def _first_status(decision: Decision, supplied: dict | None) -> str:

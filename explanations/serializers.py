@@ -74,6 +74,14 @@ class AssistedSerializer(serializers.Serializer):
     model_outcome = serializers.CharField(help_text="what the model would have decided")
 
 
+class ReferralSerializer(serializers.Serializer):
+    reasons = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="why a person reviews it first: score_band, sample, protected_group, flagged_explanation",
+    )
+    due_at = serializers.DateTimeField(help_text="by when a caseworker is to confirm or change it")
+
+
 class DecisionSerializer(serializers.Serializer):
     """The shape `decision_body` builds, for the API's schema."""
 
@@ -89,6 +97,12 @@ class DecisionSerializer(serializers.Serializer):
     decided_at = serializers.DateTimeField()
     features = serializers.DictField()
     explanation = ExplanationLinkSerializer()
+    status = serializers.ChoiceField(
+        choices=Decision.Status.choices,
+        help_text="final; pending_review: referred to a person, it takes no effect until they confirm "
+        "(final) or change it (replaced, by a human decision)",
+    )
+    referral = ReferralSerializer(required=False, help_text="only for a decision referred to a person")
     subject_access_url = serializers.CharField(required=False, help_text="returned once, on creation")
     assisted = AssistedSerializer(
         required=False, help_text="only for a decision a person took using the model's output (kind assisted)"
@@ -122,7 +136,11 @@ def decision_body(
         "decided_at": decision.decided_at.isoformat(),
         "features": decision.features,
         "explanation": {"status": explanation_status, "url": explanation_url(decision.pk)},
+        "status": decision.status,
     }
+    if decision.referral_reasons:
+        due = decision.review_due_at
+        body["referral"] = {"reasons": decision.referral_reasons, "due_at": due.isoformat() if due else None}
     if decision.kind == Decision.Kind.ASSISTED:
         body["assisted"] = {"decided_by": decision.decided_by, "model_outcome": decision.model_outcome}
     if access_url is not None:

@@ -12,12 +12,14 @@ from django.utils import timezone
 from audit.models import Action
 from audit.services import EventSpec, audit_record_many
 from decisions.models import ModelVersion
+from decisions.referral import referral_refer_flagged, referral_rules_of
 from decisions.registry import predictor_for, schema_of
 
 from . import storage
 from .claims import SYSTEM, claimant
 from .contributions import contributions_compact
 from .counterfactuals import find_counterfactuals, has_model_to_search
+from .explainer_build import ADDITIVITY_TOLERANCE
 from .models import Explanation
 
 logger = logging.getLogger(__name__)
@@ -29,9 +31,19 @@ def explanation_store_batch(
     """Write results onto rows still claimed by `token`; one audit event per explanation."""
     rows, batch = stored_values(version=version, ids=ids, schema=schema, result=result, grouped=grouped)
     errors = {row[0]: row[6] for row in rows}
+    # Read before the transaction, where the registry cache answers without a query.
+    flag_rule = referral_rules_of(version).get("flagged_explanation")
     with transaction.atomic():
         updated = storage.store(worker=claimant(token), rows=rows, batch=batch)
         if updated:
+            referred = []
+            if flag_rule:
+                flagged = flagged_explanations(rows, rule=flag_rule, method=result.method)
+                referred = referral_refer_flagged(
+                    version=version,
+                    decision_ids=[decision_id for pk, decision_id in updated if pk in flagged],
+                    now=batch["finished_at"],
+                )
             audit_record_many(
                 events=[
                     EventSpec(
@@ -50,8 +62,24 @@ def explanation_store_batch(
                     )
                     for pk, decision_id in updated
                 ]
+                + referred
             )
     return len(updated)
+
+
+def flagged_explanations(rows: list[tuple], *, rule, method: str) -> set[int]:
+    """The explanations among a batch's stored rows that a referral rule treats as doubtful: base
+    value + contributions further from the model's output than the rule's tolerance, or (rule
+    `true`) than the method's own bound, scaled as the registration checks scale it."""
+    flagged = set()
+    for pk, _class, _base, prediction, _contributions, _values, error in rows:
+        if rule is True:
+            tolerance = ADDITIVITY_TOLERANCE.get(method, 1e-4) * max(1.0, abs(prediction))
+        else:
+            tolerance = rule["additivity_tolerance"]
+        if not error <= tolerance:  # NaN is flagged too
+            flagged.add(pk)
+    return flagged
 
 
 def stored_values(

@@ -23,7 +23,7 @@ from config.pagination import CursorPagination
 from decisions.auth import IsAuditor, IsIntegration, actor_of
 from decisions.models import ModelVersion
 
-from . import erasure, export_files, exports, fairness, selectors
+from . import erasure, export_files, exports, fairness, referral_stats, selectors
 from .export_filters import ExportFilters, events_selected
 from .manifest import manifest_text
 from .models import Export
@@ -279,6 +279,7 @@ class Statistics(APIView):
             version=version,
         )
         overview = selectors.version_overview(found)
+        overview["referrals"] = referral_stats.referral_statistics(found)
         report = fairness.fairness_report(found)
         share = report["attribution"]
         overview["fairness"] = {

@@ -19,7 +19,7 @@ from audit.services import Actor
 from config.errors import ApplicationError, add_service_errors
 from decisions.auth import AUDITOR, has_role, role_required
 
-from . import charts, drift, erasure, export_files, exports, fairness, selectors
+from . import charts, drift, erasure, export_files, exports, fairness, referral_stats, selectors
 from .event_display import Names, fields_of
 from .export_filters import parse_when
 from .forms import ErasureForm, ExportForm, TimelineFilterForm
@@ -42,6 +42,8 @@ REQUEST_KINDS = {
     "view": gettext_lazy("point of view"),
     "contest": gettext_lazy("contest"),
     "human_intervention": gettext_lazy("a person to decide"),
+    "referral": gettext_lazy("referred before effect"),
+    "staff": gettext_lazy("opened by staff"),
 }
 
 auditor_required = role_required(lambda user: has_role(user, AUDITOR), "auditors only")
@@ -77,6 +79,7 @@ def overview(request, pk: int):
             "importance_chart": importance,
             "status_rows": [(str(EXPLANATION_STATUS.get(k, k)), n) for k, n in by_status.items()],
             "kind_rows": [(str(REQUEST_KINDS.get(k, k)), n) for k, n in by_kind.items()],
+            "referrals": referral_stats.referral_statistics(version),
         },
     )
 

@@ -3,6 +3,7 @@ review actions, for the same actions as the pages."""
 
 from __future__ import annotations
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -13,6 +14,7 @@ from audit.services import Actor, audit_record
 from config.errors import ApplicationError
 from config.openapi import refusals
 from decisions.auth import IsCaseworker
+from decisions.models import Decision
 
 from . import selectors
 from .models import ReviewRequest
@@ -24,6 +26,9 @@ from .serializers import (
     RationaleSerializer,
 )
 from .services import casework
+from .services.referrals import referral_take
+from .services.staff import review_open
+from .services.steps import MAX_TEXT
 
 
 class QueueParamsSerializer(serializers.Serializer):
@@ -188,3 +193,50 @@ class ReviewExtend(
     )
 ):
     """Extend the deadline by one or two months (Art. 12(3)), with the reason."""
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=MAX_TEXT, help_text="why a person should review this decision (at least 20 characters)"
+    )
+
+
+class DecisionReviewOpen(APIView):
+    """Open a review of any decision, with your reason: it joins the queue, due in STAFF_REVIEW_DAYS.
+    (Auditors open one on the decision's page.)"""
+
+    permission_classes = [IsCaseworker]
+
+    @extend_schema(
+        operation_id="decision_review_open",
+        request=ReasonSerializer,
+        responses={
+            201: CaseSerializer,
+            **refusals({409: "a review of this decision is open: `errors` names it"}),
+        },
+    )
+    def post(self, request, pk):
+        decision = get_object_or_404(Decision, pk=pk)
+        serializer = ReasonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        case = review_open(decision=decision, user=request.user, reason=serializer.validated_data["reason"])
+        return Response(_case_data(selectors.review_case(case.reference)), status=201)
+
+
+class DecisionReferralTake(APIView):
+    """Take a decision referred before effect: its review opens, assigned to you."""
+
+    permission_classes = [IsCaseworker]
+
+    @extend_schema(
+        operation_id="decision_referral_take",
+        request=None,
+        responses={
+            200: CaseSerializer,
+            **refusals({409: "not waiting for review, or taken by someone else"}),
+        },
+    )
+    def post(self, request, pk):
+        decision = get_object_or_404(Decision, pk=pk)
+        case = referral_take(decision=decision, user=request.user)
+        return Response(_case_data(selectors.review_case(case.reference)))

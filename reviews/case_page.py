@@ -10,10 +10,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.conf import settings
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from decisions.models import ModelVersion
+from decisions.referral import score_band_bounds
 from decisions.registry import schema_of
 from explanations.reasons import is_regression
 
@@ -171,7 +173,44 @@ def model_card(version: ModelVersion) -> dict:
         ),
         "artifact_sha256": version.artifact_sha256,
         "background_sha256": version.background_sha256,
+        "referral": referral_rows(version),
     }
+
+
+def referral_rows(version: ModelVersion) -> list[dict]:
+    """The version's referral rules in plain words: which decisions a person reviews before they
+    take effect (decisions.referral)."""
+    rules = version.referral_rules or {}
+    rows = []
+    if "score_band" in rules:
+        low, high = score_band_bounds(rules["score_band"], version.output)
+        rows.append(
+            {
+                "label": _("Scores near the cut-off"),
+                "value": _("from %(low)s to %(high)s") % {"low": low, "high": high},
+            }
+        )
+    if "sample_rate" in rules:
+        rows.append({"label": _("Random sample"), "value": f"{100 * rules['sample_rate']:g}%"})
+    if "flagged_explanation" in rules:
+        rows.append(
+            {"label": _("Doubtful explanations"), "value": _("referred when the explanation does not add up")}
+        )
+    if "protected_groups" in rules:
+        groups = rules["protected_groups"]
+        rows.append(
+            {
+                "label": _("Protected groups watched"),
+                "value": _(
+                    "%(attributes)s: refusals in a group approved under %(ratio)s of the best group's rate"
+                )
+                % {"attributes": ", ".join(groups["attributes"]), "ratio": groups.get("min_ratio", 0.8)},
+            }
+        )
+    if rows:
+        hours = rules.get("deadline_hours", settings.REFERRAL_DEADLINE_HOURS)
+        rows.append({"label": _("Deadline for a referral"), "value": _("%(hours)s hours") % {"hours": hours}})
+    return rows
 
 
 def score_line(decision) -> str:

@@ -30,6 +30,8 @@ class QueueFilterForm(forms.Form):
             (ReviewRequest.Kind.CONTEST, _("Contest")),
             (ReviewRequest.Kind.HUMAN_INTERVENTION, _("Human intervention")),
             (ReviewRequest.Kind.RECTIFY, _("Rectification")),
+            (ReviewRequest.Kind.REFERRAL, _("Referred before effect")),
+            (ReviewRequest.Kind.STAFF, _("Opened by staff")),
         ]
         self.fields["status"].choices = [
             ("open", _("Open")),

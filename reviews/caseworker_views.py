@@ -65,10 +65,18 @@ def queue(request):
     for row in rows:
         row.overdue = deadlines.is_overdue(row, now)
         row.days_left = deadlines.days_left(row, now)
+    # Decisions referred before effect, not taken yet: a caseworker's "Take" opens their review.
+    referred = list(selectors.referred_decisions()[:200])
     return render(
         request,
         "reviews/caseworker_queue.html",
-        {"form": form, "rows": rows, "now": now, "can_see_signals": is_supervisor(request.user)},
+        {
+            "form": form,
+            "rows": rows,
+            "referred": referred,
+            "now": now,
+            "can_see_signals": is_supervisor(request.user),
+        },
     )
 
 

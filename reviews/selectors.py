@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from decisions.auth import CASEWORKER
@@ -71,6 +71,31 @@ def review_queue(
     elif assignee.isdigit():
         qs = qs.filter(assignee_id=int(assignee))
     return qs
+
+
+def referred_decisions() -> QuerySet[Decision]:
+    """Decisions referred before effect that no caseworker has taken yet, earliest deadline first
+    (the partial index on pending decisions serves it)."""
+    taken = ReviewRequest.objects.filter(
+        decision=OuterRef("pk"), kind=ReviewRequest.Kind.REFERRAL, status__in=ReviewRequest.OPEN_STATUSES
+    )
+    return (
+        Decision.objects.filter(status=Decision.Status.PENDING_REVIEW)
+        .exclude(Exists(taken))
+        .select_related("model_version__model")
+        .only(
+            "id",
+            "outcome",
+            "score",
+            "decided_at",
+            "referral_reasons",
+            "review_due_at",
+            "restricted_at",
+            "model_version__version",
+            "model_version__model__name",
+        )
+        .order_by("review_due_at", "id")
+    )
 
 
 def review_case(reference: str) -> ReviewRequest | None:

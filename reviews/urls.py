@@ -11,7 +11,7 @@ from django.views.i18n import set_language
 
 from config import converters  # noqa: F401 - registers <text:...>, before the patterns below
 
-from . import case_api, caseworker_views, notice_views, portal_views, subject_api
+from . import case_api, caseworker_views, notice_views, portal_views, referral_views, subject_api
 
 app_name = "reviews"
 urlpatterns: list = [
@@ -43,6 +43,8 @@ urlpatterns: list = [
     # The caseworker's workspace.
     path("cases/", caseworker_views.queue, name="queue"),
     path("cases/signals/", caseworker_views.signals, name="signals"),
+    path("cases/referred/<uuid:decision_id>/take/", referral_views.take_referral, name="take-referral"),
+    path("decisions/<uuid:decision_id>/open-review/", referral_views.open_review, name="open-review"),
     path("cases/<text:reference>/", caseworker_views.case, name="case"),
     path("cases/<text:reference>/take/", caseworker_views.take, name="take"),
     path("cases/<text:reference>/uphold/", caseworker_views.uphold, name="uphold"),
@@ -66,6 +68,14 @@ api_urlpatterns = [
         "subject/requests/<text:reference>/reply/",
         subject_api.SubjectRequestReply.as_view(),
         name="api-subject-request-reply",
+    ),
+    path(
+        "decisions/<uuid:pk>/reviews/", case_api.DecisionReviewOpen.as_view(), name="api-decision-review-open"
+    ),
+    path(
+        "decisions/<uuid:pk>/referral/take/",
+        case_api.DecisionReferralTake.as_view(),
+        name="api-decision-referral-take",
     ),
     path("reviews/", case_api.ReviewQueue.as_view(), name="api-reviews"),
     path("reviews/<text:reference>/", case_api.ReviewDetail.as_view(), name="api-review"),

@@ -19,13 +19,14 @@ from config.errors import ApplicationError
 from decisions.auth import CASEWORKER, has_role
 from decisions.models import Decision
 from decisions.recording import decision_record_human
+from decisions.referral import referral_settle
 from decisions.selectors import effective_decision
 
 from .. import emails
 from ..deadlines import MAX_EXTENSION_MONTHS, add_months
 from ..models import CaseAction, ReviewRequest
 from ..status_links import status_link
-from .steps import MIN_RATIONALE, clean_text, event, lock, notify
+from .steps import MIN_RATIONALE, clean_text, event, lock, notify, request_close
 
 # The role a review is decided under, recorded on each decision a person takes (the exports and
 # the subject's page name the role, never the person).
@@ -237,12 +238,9 @@ def review_uphold(
         reviewed = _lock_outcome_in_force(request, expected_in_force)
         now = timezone.now()
         _claim_for(request, user, now)
-        request.status = ReviewRequest.Status.UPHELD
-        request.rationale = rationale
-        request.closed_at = now
-        request.save(
-            update_fields=["assignee", "assigned_at", "status", "rationale", "closed_at", "updated_at"]
-        )
+        request_close(request, status=ReviewRequest.Status.UPHELD, rationale=rationale, now=now)
+        # A decision referred before effect takes effect now, confirmed (decisions.referral).
+        referred = referral_settle(decision_id=request.decision_id, changed=False)
         earlier = _earlier_review(reviewed)
         CaseAction.objects.create(
             request=request,
@@ -272,6 +270,7 @@ def review_uphold(
                         "decision": str(reviewed.pk),
                         "role": REVIEWER_ROLE,
                         "rationale_sha256": canonical_sha256(rationale),
+                        **({"referral": True} if referred else {}),
                     },
                 )
             ]
@@ -309,20 +308,14 @@ def review_overturn(
         # Its audit event joins the chain here, before the review's own, as it did when both
         # were written together.
         human = decision_record_human(reviewed=reviewed, outcome=new_outcome, actor=actor, now=now)
-        request.status = ReviewRequest.Status.OVERTURNED
-        request.rationale = rationale
-        request.closed_at = now
-        request.human_decision = human
-        request.save(
-            update_fields=[
-                "assignee",
-                "assigned_at",
-                "status",
-                "rationale",
-                "closed_at",
-                "human_decision",
-                "updated_at",
-            ]
+        # A decision referred before effect never takes effect: the person's replaces it.
+        referred = referral_settle(decision_id=request.decision_id, changed=True)
+        request_close(
+            request,
+            status=ReviewRequest.Status.OVERTURNED,
+            rationale=rationale,
+            now=now,
+            human_decision=human,
         )
         CaseAction.objects.create(
             request=request,
@@ -355,6 +348,7 @@ def review_overturn(
                         "supersedes": str(reviewed.pk),
                         "role": REVIEWER_ROLE,
                         "rationale_sha256": canonical_sha256(rationale),
+                        **({"referral": True} if referred else {}),
                     },
                 )
             ]

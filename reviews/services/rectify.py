@@ -30,7 +30,7 @@ from .casework import (
     _require_open,
     _seconds_since_taken,
 )
-from .steps import MIN_RATIONALE, clean_text, event, lock, notify
+from .steps import MIN_RATIONALE, clean_text, event, lock, notify, request_close
 
 MAX_CORRECTIONS = 20
 
@@ -104,20 +104,12 @@ def review_rectify(
         redecided = _redecide(
             reviewed, {name: request.corrections[name] for name in accepted}, actor, request
         )
-        request.status = ReviewRequest.Status.RECTIFIED if redecided else ReviewRequest.Status.REJECTED
-        request.rationale = rationale
-        request.closed_at = now
-        request.human_decision = redecided
-        request.save(
-            update_fields=[
-                "assignee",
-                "assigned_at",
-                "status",
-                "rationale",
-                "closed_at",
-                "human_decision",
-                "updated_at",
-            ]
+        request_close(
+            request,
+            status=ReviewRequest.Status.RECTIFIED if redecided else ReviewRequest.Status.REJECTED,
+            rationale=rationale,
+            now=now,
+            human_decision=redecided,
         )
         outcome = {"accepted": accepted, "rejected": rejected, "role": REVIEWER_ROLE}
         if redecided is not None:

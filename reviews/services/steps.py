@@ -3,12 +3,14 @@ the e-mail to the subject after commit."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 
 from django.db import transaction
 
 from audit.services import Actor, EventSpec
 from config.errors import ApplicationError
+from decisions.models import Decision
 
 from ..models import ReviewRequest
 from ..selectors import contact_of
@@ -56,3 +58,30 @@ def notify(send, request: ReviewRequest, **kwargs) -> None:
     or, failing that, with another request about the same decision (reviews.selectors.contact_of)."""
     if contact_of(request) is not None:
         transaction.on_commit(partial(send, request_id=request.pk, **kwargs))
+
+
+def request_close(
+    request: ReviewRequest,
+    *,
+    status: str,
+    rationale: str,
+    now: datetime,
+    human_decision: Decision | None = None,
+) -> None:
+    """Close a locked request with the reviewer's outcome, rationale and the decision it recorded
+    (none when upheld or every correction was rejected), with whoever acted as its assignee."""
+    request.status = status
+    request.rationale = rationale
+    request.closed_at = now
+    request.human_decision = human_decision
+    request.save(
+        update_fields=[
+            "assignee",
+            "assigned_at",
+            "status",
+            "rationale",
+            "closed_at",
+            "human_decision",
+            "updated_at",
+        ]
+    )

@@ -34,7 +34,7 @@ def test_copy_and_bulk_create_store_the_same_decisions(credit_version, credit_tr
 
 def test_the_registry_queries_answer_as_the_orm_does(credit_version, api_key):
     newest = ModelVersion.objects.filter(model__name="credit-risk", status="active").latest("created_at")
-    assert storage.model_version_row("credit-risk", None) == (newest.pk, newest.created_at, "active")
+    assert storage.model_version_row("credit-risk", None) == (newest.pk, newest.created_at, "active", {})
     assert storage.model_version_row("credit-risk", credit_version.version)[0] == credit_version.pk
     assert storage.model_version_row("credit-risk", "9.9") is None
     assert storage.model_version_row("no-such-model", None) is None

@@ -385,6 +385,16 @@ def test_list_filters_on_favourable_and_refuses_a_value_it_cannot_read(
     assert "favourable" in response.json()["errors"]
 
 
+def test_list_filters_on_status(integration, credit_version, credit_trained):
+    payload = {"decisions": [body(r) for r in credit_trained.sample_rows[:3]]}
+    created = integration.post(URL + "bulk/", data=payload, format="json").json()["decisions"]
+    Decision.objects.filter(pk=created[0]["id"]).update(status=Decision.Status.PENDING_REVIEW)
+    listed = integration.get(URL, {"status": "pending_review"}).json()["results"]
+    assert [d["id"] for d in listed] == [created[0]["id"]] and listed[0]["status"] == "pending_review"
+    assert len(integration.get(URL, {"status": "final"}).json()["results"]) == 2
+    assert "status" in integration.get(URL, {"status": "maybe"}).json()["errors"]
+
+
 @pytest.mark.parametrize("n", [1, 3])
 def test_list_has_no_n_plus_one(integration, credit_version, credit_trained, django_assert_num_queries, n):
     payload = {"decisions": [body(r) for r in credit_trained.sample_rows[:n]]}

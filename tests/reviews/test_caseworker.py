@@ -128,8 +128,8 @@ def test_the_queue_makes_a_fixed_number_of_queries(
     client = client_for(caseworker)
     client.get("/cases/")  # warm the session
     # session + user + groups (role check) + groups (nav) + groups (supervisor: the signals link)
-    # + models + caseworkers + the queue
-    with django_assert_num_queries(8):
+    # + models + caseworkers + the queue + the referred decisions waiting to be taken
+    with django_assert_num_queries(9):
         response = client.get("/cases/")
     assert response.status_code == 200 and response.content.decode().count('href="/cases/R-') == n
 

@@ -2,10 +2,12 @@ import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from audit.services import Actor
 from config.errors import ApplicationError
 from decisions.models import ModelVersion
+from decisions.referral import referral_rules_set
 from decisions.registration import model_register
 from explanations.vetting import model_version_check
 
@@ -37,6 +39,7 @@ class Command(BaseCommand):
         parser.add_argument("--texts", help="subject texts JSON file")
         parser.add_argument("--training", help="training metadata JSON file")
         parser.add_argument("--explainer", default="auto", choices=ModelVersion.ExplainerMethod.values)
+        parser.add_argument("--referral", help="referral rules JSON file (docs/referrals.md)")
         parser.add_argument(
             "--no-wait",
             action="store_true",
@@ -46,24 +49,34 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         actor = Actor.system("manage.py")
         try:
-            version = model_register(
-                name=o["name"],
-                version=o["version"],
-                framework=o["framework"],
-                artifact=Path(o["artifact"]).read_bytes() if o["artifact"] else b"",
-                background=Path(o["background"]).read_bytes() if o["background"] else b"",
-                schema=_json(o["schema"]),
-                output=_json(o["output"]),
-                texts=_json(o["texts"]),
-                training=_json(o["training"]),
-                explainer=o["explainer"],
-                actor=actor,
-                queue_checks=o["no_wait"],
-            )
+            # The rules are checked against the version: bad rules register nothing.
+            with transaction.atomic():
+                version = self._register(o, actor)
+                if o["referral"]:
+                    version = referral_rules_set(version=version, rules=_json(o["referral"]), actor=actor)
         except OSError as exc:
             raise CommandError(str(exc)) from None
         except ApplicationError as exc:
             raise CommandError(f"{exc.message}: {json.dumps(exc.fields)}") from None
+        self._report(version, o, actor)
+
+    def _register(self, o, actor):
+        return model_register(
+            name=o["name"],
+            version=o["version"],
+            framework=o["framework"],
+            artifact=Path(o["artifact"]).read_bytes() if o["artifact"] else b"",
+            background=Path(o["background"]).read_bytes() if o["background"] else b"",
+            schema=_json(o["schema"]),
+            output=_json(o["output"]),
+            texts=_json(o["texts"]),
+            training=_json(o["training"]),
+            explainer=o["explainer"],
+            actor=actor,
+            queue_checks=o["no_wait"],
+        )
+
+    def _report(self, version, o, actor):
         self.stdout.write(f"registered {version} sha256={version.artifact_sha256}")
         if o["no_wait"]:
             self.stdout.write("its checks are queued for a worker")
