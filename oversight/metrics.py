@@ -33,6 +33,7 @@ from decisions.models import Decision, ModelVersion
 from explanations.models import Explanation
 from explanations.queue import queue_for
 from reviews.models import ReviewRequest
+from webhooks.selectors import delivery_figures
 
 from .models import Export
 
@@ -43,7 +44,7 @@ LATENCY_WINDOW = timedelta(hours=1)
 
 
 class RationaleCollector:
-    """Every Rationale figure, read at scrape time in seven queries."""
+    """Every Rationale figure, read at scrape time in eight queries."""
 
     def collect(self) -> Iterator:
         now = timezone.now()
@@ -58,6 +59,7 @@ class RationaleCollector:
         yield from _review_requests(now)
         yield from _exports()
         yield from _checkpoint()
+        yield from _webhook_deliveries()
 
 
 class _Versions(dict):
@@ -213,6 +215,26 @@ def _checkpoint() -> Iterator:
     if last is not None:
         family.add_metric([], last.timestamp())
     yield family
+
+
+def _webhook_deliveries() -> Iterator:
+    figures = delivery_figures()
+    by_status = GaugeMetricFamily(
+        "rationale_webhook_deliveries",
+        "Webhook deliveries by status (dead: given up after the last attempt, waiting for a replay)",
+        labels=["status"],
+    )
+    for status, n in figures["by_status"].items():
+        by_status.add_metric([status], n)
+    yield by_status
+    yield GaugeMetricFamily(
+        "rationale_webhook_deliveries_due", "Webhook deliveries due to be sent now", value=figures["due"]
+    )
+    yield GaugeMetricFamily(
+        "rationale_webhook_oldest_due_seconds",
+        "How long the oldest due webhook delivery has waited",
+        value=figures["oldest_due_seconds"],
+    )
 
 
 def _bearer_matches(request, token: str) -> bool:

@@ -71,8 +71,8 @@ def test_a_scrape_after_real_traffic_shows_the_databases_figures(
     assert contest.status_code == 201, contest.content
 
     # One query per group of figures, however many versions and rows: versions, decisions, the
-    # backlog, the last hour, review requests, exports, the last checkpoint.
-    with django_assert_num_queries(7):
+    # backlog, the last hour, review requests, exports, the last checkpoint, webhook deliveries.
+    with django_assert_num_queries(8):
         response = scrape()
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
     found = samples(response)
@@ -115,6 +115,45 @@ def test_a_scrape_after_real_traffic_shows_the_databases_figures(
     assert found["rationale_model_versions"] == {
         key(model=model, status=status): float(n) for (model, status), n in statuses.items()
     }
+
+
+@pytest.mark.django_db
+def test_webhook_deliveries_by_status_and_the_due_backlog(api_key, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from webhooks.models import Delivery, Endpoint
+
+    settings.METRICS_TOKEN = TOKEN
+    endpoint = Endpoint.objects.create(api_key=api_key, url="https://hooks.example/", secret="whsec_eA==")
+    now = timezone.now()
+    for n, (status, due_in) in enumerate(
+        [
+            ("pending", -60),
+            ("failed_retrying", -5),
+            ("failed_retrying", 600),
+            ("dead", None),
+            ("delivered", None),
+        ]
+    ):
+        Delivery.objects.create(
+            endpoint=endpoint,
+            audit_event_id=n,
+            event_type="decision.recorded",
+            payload={},
+            status=status,
+            next_attempt_at=None if due_in is None else now + timedelta(seconds=due_in),
+        )
+    found = samples(scrape())
+    assert found["rationale_webhook_deliveries"] == {
+        key(status="pending"): 1.0,
+        key(status="delivered"): 1.0,
+        key(status="failed_retrying"): 2.0,
+        key(status="dead"): 1.0,
+    }
+    assert found["rationale_webhook_deliveries_due"] == {(): 2.0}
+    assert found["rationale_webhook_oldest_due_seconds"][()] >= 60
 
 
 @pytest.mark.django_db
