@@ -6,12 +6,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from decisions import api as decisions_api
+from decisions import second_factor_views, sso_views
 from decisions import views as decisions_views
 from explanations import api as explanations_api
 from oversight import api as oversight_api
 from oversight import metrics as oversight_metrics
-from reviews import portal_views
+from reviews import controller_api, portal_views
 from reviews import urls as reviews_urls
+from webhooks import urls as webhooks_urls
 
 from . import (
     converters,  # noqa: F401 - registers <text:...>, before any pattern uses it
@@ -22,6 +24,14 @@ from .forms import SignInForm
 api_v1 = [
     path("decisions/", explanations_api.DecisionListCreate.as_view(), name="api-decisions"),
     path("decisions/bulk/", explanations_api.DecisionBulkCreate.as_view(), name="api-decisions-bulk"),
+    # The integration's read of reviews of its own decisions. Not /reviews/: the caseworkers'
+    # queue is there, with a body of another shape (reviews.controller_api says what is left out).
+    path("decisions/reviews/", controller_api.ControllerReviewList.as_view(), name="api-integration-reviews"),
+    path(
+        "decisions/reviews/<text:reference>/",
+        controller_api.ControllerReviewDetail.as_view(),
+        name="api-integration-review",
+    ),
     path("decisions/<uuid:pk>/", explanations_api.DecisionDetail.as_view(), name="api-decision"),
     path(
         "decisions/<uuid:pk>/explanation/",
@@ -60,6 +70,11 @@ api_v1 = [
         name="api-model-version-shadow",
     ),
     path(
+        "models/<slug:name>/versions/<text:version>/referral/",
+        decisions_api.ModelVersionReferral.as_view(),
+        name="api-model-version-referral",
+    ),
+    path(
         "models/<slug:name>/versions/<text:version>/shadow-report/",
         explanations_api.ShadowReport.as_view(),
         name="api-model-version-shadow-report",
@@ -95,6 +110,8 @@ api_v1 = [
 
 # Article 22 workflow: the subject's token scope and the caseworkers' review actions.
 api_v1 += reviews_urls.api_urlpatterns
+# Webhooks: the integration's endpoints, deliveries and replays.
+api_v1 += webhooks_urls.api_urlpatterns
 
 urlpatterns = [
     # First: the API takes most of the requests (every recorded decision), and Django tries the
@@ -108,8 +125,15 @@ urlpatterns = [
     path("access/<text:token>/", portal_views.subject_link, name="subject-link"),
     path("", include("reviews.urls")),
     path("audit/", include("oversight.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=SignInForm), name="login"),
+    path("accounts/login/", sso_views.StaffSignIn.as_view(authentication_form=SignInForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # A local sign-in's second factor, and single sign-on by OpenID Connect (404 while it is off).
+    path("accounts/second-factor/", second_factor_views.verify, name="second-factor"),
+    path("accounts/second-factor/enrol/", second_factor_views.enrol, name="second-factor-enrol"),
+    path(
+        "accounts/oidc/authenticate/", sso_views.StaffAuthenticate.as_view(), name="oidc_authentication_init"
+    ),
+    path("accounts/oidc/callback/", sso_views.StaffCallback.as_view(), name="oidc_authentication_callback"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file, which the CSP allows; its

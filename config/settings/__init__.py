@@ -12,16 +12,14 @@ from datetime import timedelta
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+# In modules of their own: staff sign-in (OIDC, second factor), logging, webhooks, and the
+# asynchronous side (Celery, explanation workers, exports, beat).
+from .auth import *  # noqa: F403
 from .email import email_settings
 from .environment import BASE_DIR, VAR_DIR, env
-
-# The asynchronous side (Celery, explanation workers, exports, beat) lives in its own module.
-from .workers import *  # noqa: F403
-
-# Staff sign-in (OIDC, second factor), webhooks and logging, each in its own module.
-from .auth import *  # noqa: F403
 from .logs import *  # noqa: F403
 from .webhooks import *  # noqa: F403
+from .workers import *  # noqa: F403
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -47,6 +45,9 @@ INSTALLED_APPS = [
     "django_filters",
     "axes",
     "csp",
+    # A local sign-in's second factor (TOTP): decisions.second_factor.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     # Our apps, floor first: each imports only those above it in this list (docs/architecture.md).
     "audit",
     "decisions",
@@ -58,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response, a redirect or a refusal too, carries the id its log lines carry.
+    "config.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # The API's responses hold personal data: no browser or proxy keeps them (config.security).
     "config.security.NoStoreApiMiddleware",
@@ -68,6 +71,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Whether the session gave its second factor; until a due one is given, only the sign-in
+    # steps answer (decisions.second_factor_middleware).
+    "django_otp.middleware.OTPMiddleware",
+    "decisions.second_factor_middleware.SecondFactorRequired",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a sign-in refused for too many failures into the locked-out page (below).
@@ -156,6 +163,8 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Single sign-on (config/settings/auth.py): only where a client id is set.
+    *(["decisions.sso.StaffOIDCBackend"] if OIDC_RP_CLIENT_ID else []),  # noqa: F405
 ]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
@@ -304,6 +313,12 @@ SPECTACULAR_SETTINGS = {
 SUBJECT_ACCESS_DAYS = env.int("SUBJECT_ACCESS_DAYS", default=365)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 BULK_MAX_DECISIONS = env.int("BULK_MAX_DECISIONS", default=5000)
+# Human review before effect (decisions.referral, docs/referrals.md): a referred decision's deadline
+# unless its version's rules set their own; how often a process re-reads the group rates of a
+# protected-group monitor; the deadline of a review staff open themselves.
+REFERRAL_DEADLINE_HOURS = env.int("REFERRAL_DEADLINE_HOURS", default=72)
+REFERRAL_GROUP_RATES_SECONDS = env.int("REFERRAL_GROUP_RATES_SECONDS", default=60)
+STAFF_REVIEW_DAYS = env.int("STAFF_REVIEW_DAYS", default=14)
 # Largest request body read into memory (Django's DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB by default,
 # refused the documented 5,000-decision bulk: about 3 MB of credit decisions). Uploaded files of a
 # model registration do not count against it. A larger body is a 413 naming the limit.
@@ -331,25 +346,6 @@ IDEMPOTENCY_REPLAY_HOURS = env.int("IDEMPOTENCY_REPLAY_HOURS", default=24)
 # Metrics: /metrics (oversight.metrics) answers only a request with `Authorization: Bearer
 # <METRICS_TOKEN>`; the figures show how busy and how late the controller is. Empty: no endpoint.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-
-# Every line goes through config.log_filters: a subject's access token (in the first request of
-# their link, and so in django.request's 4xx warnings and runserver's request lines) and any
-# e-mail address are replaced by a marker. gunicorn's own logs: config.gunicorn_logging.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "config.log_filters.RedactSecrets"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        # axes: its INFO lines repeat every sign-in; its warnings (a lockout) stay.
-        "axes": {"level": "WARNING"},
-        # Django's default sends runserver's request lines to a handler of its own, unfiltered.
-        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
-    },
-}
 
 # ---------------------------------------------------------------------------- e-mail
 # Notifications to data subjects (reviews.emails): EMAIL_URL is smtp+tls://USER:PASSWORD@HOST:587

@@ -78,4 +78,21 @@ CELERY_BEAT_SCHEDULE = {
     "erase-expired-personal-data": {"task": "audit.erase_expired_personal_data", "schedule": 3600.0},
     "delete-expired-export-files": {"task": "audit.delete_expired_export_files", "schedule": 3600.0},
     "prune-idempotency-records": {"task": "decisions.prune_idempotency_records", "schedule": 3600.0},
+    "review-deadline-alerts": {
+        "task": "reviews.deadline_alerts",
+        "schedule": env.float("REVIEW_DEADLINE_ALERT_SECONDS", default=300.0),
+    },
+    # Webhooks (config/settings/webhooks.py): new audit events -> deliveries; due retries.
+    "dispatch-webhooks": {
+        "task": "webhooks.dispatch",
+        "schedule": env.float("WEBHOOK_DISPATCH_SECONDS", default=2.0),
+    },
+    "sweep-webhooks": {
+        "task": "webhooks.sweep",
+        "schedule": env.float("WEBHOOK_SWEEP_SECONDS", default=10.0),
+    },
 }
+# Deadline alerts (reviews.deadline_alerts): "near" this long before a review request's due date,
+# and before a referred decision's review_due_at (its window is hours: referral deadlines are short).
+REVIEW_DEADLINE_NEAR_DAYS = env.int("REVIEW_DEADLINE_NEAR_DAYS", default=3)
+REFERRAL_DEADLINE_NEAR_HOURS = env.int("REFERRAL_DEADLINE_NEAR_HOURS", default=12)
