@@ -43,6 +43,11 @@ class SecondFactorRequired:
         # first visit) cost nothing here: the session and the user are not loaded.
         if settings.SESSION_COOKIE_NAME not in request.COOKIES or request.path.startswith(OPEN_PATHS):
             return False
-        if request.META.get("HTTP_AUTHORIZATION", "").startswith(API_KEY_PREFIX):
+        # The API authenticates an API key first and never falls back to the session (a wrong key
+        # is a 401), so the key decides there. Pages read only the session: a header must not
+        # let a half-signed-in session past them.
+        if request.path.startswith("/api/v1/") and request.META.get("HTTP_AUTHORIZATION", "").startswith(
+            API_KEY_PREFIX
+        ):
             return False
         return second_factor_pending(request)

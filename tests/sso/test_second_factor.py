@@ -139,6 +139,8 @@ def test_the_integrations_api_key_is_never_held_back(auditors_need_it, integrati
     # A request with an API key and a half-signed-in session cookie: the key decides.
     integration.force_login(auditor)
     assert integration.get("/api/v1/models/").status_code == 200
+    # On the pages, which read only the session, an API key header lets nothing past.
+    assert integration.get("/audit/").status_code == 302
 
 
 def test_reset_second_factor_removes_the_device_audited(auditor, auditors_need_it, capsys):
