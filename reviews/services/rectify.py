@@ -16,6 +16,7 @@ from audit.services import Actor, audit_record_many, canonical_sha256
 from config.errors import ApplicationError
 from decisions.models import Decision
 from decisions.recording import DecisionInput
+from decisions.referral import referral_settle
 from decisions.registry import schema_of
 from explanations.recording import recording_prepare_one, recording_write
 
@@ -104,6 +105,10 @@ def review_rectify(
         redecided = _redecide(
             reviewed, {name: request.corrections[name] for name in accepted}, actor, request
         )
+        if redecided is not None:
+            # A decision still waiting for a person (a referral) never took effect: decided again
+            # on the corrected data, it is replaced by the new one.
+            referral_settle(decision_id=reviewed.pk, changed=True)
         request_close(
             request,
             status=ReviewRequest.Status.RECTIFIED if redecided else ReviewRequest.Status.REJECTED,

@@ -299,3 +299,19 @@ def test_a_request_for_correction_is_not_upheld_or_overturned(credit_version, cr
     case.refresh_from_db()
     assert (case.status, case.human_decision) == ("received", None)
     assert Decision.objects.filter(supersedes=recorded.decision).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_referred_decision_decided_again_on_corrected_data_is_replaced(
+    client, credit_version, credit_trained, caseworker
+):
+    """It was waiting for a person, so it never took effect: the redecision replaces it."""
+    recorded = decision_record_many(
+        items=[DecisionInput(model="credit-risk", features=credit_trained.sample_rows[2], subject_ref="p-3")],
+        actor=Actor.system("tests"),
+    )[0]
+    Decision.objects.filter(pk=recorded.decision.pk).update(status=Decision.Status.PENDING_REVIEW)
+    case = rectify_request(recorded, corrections_for(credit_version, recorded.decision.features))
+    rectify.review_rectify(request=case, user=caseworker, accepted=["duration_months"], rationale=RATIONALE)
+    assert Decision.objects.get(pk=recorded.decision.pk).status == "replaced"
+    assert Decision.objects.get(supersedes=recorded.decision).status == "final"  # no rules on this version
