@@ -95,7 +95,11 @@ class ReviewRequest(TimeStamped):
                 condition=Q(closed_at__isnull=True) | ~Q(rationale=""), name="review_closed_has_rationale"
             ),
         ]
-        indexes = [models.Index(fields=["status", "due_at"], name="decisions_r_status_604ed1_idx")]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="decisions_r_status_604ed1_idx"),
+            # The integrating system polls its reviews by `updated_since`, in (updated_at, id) order.
+            models.Index(fields=["updated_at", "id"], name="review_updated_at_id_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.reference} ({self.kind}, {self.status})"

@@ -8,6 +8,7 @@ from django.db import connection
 
 from audit.models import AuditEvent
 from decisions.models import Decision
+from reviews.models import ReviewRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +54,12 @@ def test_the_model_version_has_no_index_of_its_own_on_decisions():
         (lambda: AuditEvent.objects.filter(hash="ab" * 32), "audit_auditevent_hash_key"),
         (lambda: AuditEvent.objects.filter(object_id="42"), "audit_auditevent_object_id_3d6dccfb"),
         (lambda: AuditEvent.objects.filter(action="decision.recorded"), "audit_auditevent_action_2131bb77"),
+        (
+            lambda: ReviewRequest.objects.filter(updated_at__gte="2026-01-01T00:00:00Z").order_by(
+                "updated_at", "id"
+            ),
+            "review_updated_at_id_idx",
+        ),
     ],
     ids=[
         "decision-by-version",
@@ -61,6 +68,7 @@ def test_the_model_version_has_no_index_of_its_own_on_decisions():
         "event-by-hash",
         "event-by-object",
         "event-by-action",
+        "reviews-polled-by-update",
     ],
 )
 def test_each_whole_value_lookup_still_has_its_index(queryset, index):
