@@ -260,3 +260,30 @@ def test_a_disabled_endpoints_deliveries_wait_until_it_is_enabled_again(integrat
     patch(integration, f"{BASE}{endpoint['id']}/", {"enabled": True})
     assert deliveries_due()
     assert [d.pk for d in deliveries_claim(limit=10)[1]] == [waiting.pk]
+
+
+def test_operators_read_endpoints_and_deliveries_in_the_admin_without_secrets(
+    endpoint, caseworker, django_user_model
+):
+    delivery = delivery_of(endpoint["id"], "dead")
+    Attempt.objects.create(
+        delivery=delivery, number=1, at=timezone.now(), status_code=503, error="", duration_ms=12.0
+    )
+    operator = django_user_model.objects.create_superuser("operator", password="op-secret-123!")
+    admin = client_for(operator)
+    pages = [
+        admin.get(f"/admin/webhooks/endpoint/{endpoint['id']}/change/"),
+        admin.get(f"/admin/webhooks/delivery/{delivery.pk}/change/"),
+        admin.get("/admin/webhooks/delivery/?status__exact=dead"),
+    ]
+    assert [p.status_code for p in pages] == [200, 200, 200]
+    assert "http://127.0.0.1:9/hooks" in pages[0].content.decode()
+    assert "503" in pages[1].content.decode()
+    assert all(endpoint["secret"] not in p.content.decode() for p in pages)
+    stored = Endpoint.objects.get(pk=endpoint["id"])
+    assert stored.secret not in pages[0].content.decode()
+    # Read-only: changes go through the audited API.
+    assert (
+        admin.post(f"/admin/webhooks/endpoint/{endpoint['id']}/change/", {"enabled": ""}).status_code == 403
+    )
+    assert client_for(caseworker).get("/admin/webhooks/endpoint/").status_code == 302
