@@ -21,6 +21,9 @@ DATA_PATH = Path(__file__).resolve().parent / "data" / "germancredit.csv"
 
 NAME = "credit-risk"
 VERSION = "1.0.0"
+# Decisions this close to the cut-off wait for a caseworker before they take effect
+# (docs/referrals.md): the demo's queue then has referrals to take.
+REFERRAL_RULES = {"score_band": {"below": 0.05, "above": 0.05}}
 
 # Fixed so that a training is reproducible byte for byte: xgboost's hist method and its row and
 # column sampling are deterministic for a given seed and thread count.

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from decisions.models import Decision, ModelVersion
 from decisions.registry import schema_of
+from demo import credit
 from demo.management.commands.seed_demo import SPREAD_WEEKS
 from explanations.drain import explanation_drain
 from explanations.models import Explanation
@@ -80,3 +81,13 @@ def _decided_at(version: ModelVersion) -> list:
         .order_by("reference")
         .values_list("decided_at", flat=True)
     )
+
+
+def test_the_demo_refers_the_decisions_near_the_cut_off_to_a_caseworker(seeded):
+    version, _ = seeded
+    assert version.referral_rules == credit.REFERRAL_RULES
+    decisions = Decision.objects.filter(model_version=version)
+    threshold = version.output["threshold"]
+    near = {d.pk for d in decisions if abs(d.score - threshold) <= 0.05}
+    assert near and {d.pk for d in decisions.filter(status="pending_review")} == near
+    assert all(d.referral_reasons == ["score_band"] for d in decisions.filter(status="pending_review"))

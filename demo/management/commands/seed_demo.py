@@ -16,6 +16,7 @@ from decisions.accounts import api_key_create, user_create
 from decisions.credentials import secret_hash
 from decisions.models import ApiKey, Decision, ModelVersion
 from decisions.recording import DecisionInput
+from decisions.referral import referral_rules_set
 from decisions.registration import model_register
 from decisions.schema import FeatureSchema
 from demo import credit, credit_linear, digits
@@ -86,6 +87,8 @@ class Command(BaseCommand):
         trained = module.train()
         if version is None:
             version = self._register(trained)
+            if getattr(module, "REFERRAL_RULES", None):
+                version = referral_rules_set(version=version, rules=module.REFERRAL_RULES, actor=ACTOR)
         return self._sample_decisions(version, trained.sample_rows[:count], prefix)
 
     def _register(self, trained) -> ModelVersion:
