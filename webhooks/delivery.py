@@ -28,7 +28,7 @@ from standardwebhooks import Webhook
 from audit.models import Action
 from audit.services import Actor, EventSpec, audit_record_many
 
-from .destinations import DestinationRefused, destination_check
+from .destinations import DestinationRefused, destination_pinned
 from .models import Attempt, Delivery, Endpoint
 
 logger = logging.getLogger(__name__)
@@ -112,24 +112,59 @@ def deliveries_claim(*, limit: int) -> tuple[str, list[Delivery]]:
     return token, list(claimed.select_related("endpoint").order_by("id"))
 
 
-def attempt_send(delivery: Delivery, client: httpx.Client) -> Outcome:
+class Clients:
+    """An HTTP client per host name for one run of the sender, each keeping its connections alive.
+    Requests go to the checked address (destinations.destination_pinned), so connections are kept
+    apart by name: two names on one address never share a TLS session verified for the other."""
+
+    def __init__(self):
+        self._by_name: dict[str, httpx.Client] = {}
+
+    def __getitem__(self, hostname: str) -> httpx.Client:
+        if hostname not in self._by_name:
+            self._by_name[hostname] = httpx.Client(
+                timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+                follow_redirects=False,
+                headers={"accept": "*/*"},
+                # Only the checked address, never a proxy from the environment.
+                trust_env=False,
+            )
+        return self._by_name[hostname]
+
+    def close(self) -> None:
+        for client in self._by_name.values():
+            client.close()
+
+
+def attempt_send(delivery: Delivery, clients: Clients) -> Outcome:
     """POST one delivery; the answer's status code, or a short error. Never raises."""
     now = timezone.now()
     started = time.perf_counter()
     code, error = None, ""
     try:
-        destination_check(delivery.endpoint.url)
+        pinned = destination_pinned(delivery.endpoint.url)
         body = body_of(delivery)
         headers = signed_headers(
             msg_id=delivery.msg_id, body=body, secrets=signing_secrets(delivery.endpoint, now), now=now
         )
-        with client.stream("POST", delivery.endpoint.url, content=body, headers=headers) as response:
+        client = clients[pinned.hostname]
+        request = client.build_request(
+            "POST",
+            pinned.url,
+            content=body,
+            headers={**headers, **pinned.headers},
+            extensions=pinned.extensions,
+        )
+        response = client.send(request, stream=True)
+        try:
             code = response.status_code
             read = 0
             for chunk in response.iter_raw():
                 read += len(chunk)
                 if read > RESPONSE_READ_LIMIT:
                     break
+        finally:
+            response.close()
         if not 200 <= code < 300:
             error = f"HTTP {code}"
     except DestinationRefused as exc:
@@ -245,19 +280,20 @@ def webhooks_deliver(*, limit: int, on_full_batch=None) -> dict:
     """Claim and send batches until none is due. `on_full_batch` is called when a batch was full,
     before sending it (the task publishes one more task: idle workers help)."""
     sent = delivered = 0
-    with httpx.Client(
-        timeout=settings.WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False, headers={"accept": "*/*"}
-    ) as client:
+    clients = Clients()
+    try:
         while True:
             token, claimed = deliveries_claim(limit=limit)
             if not claimed:
                 break
             if len(claimed) == limit and on_full_batch is not None:
                 on_full_batch()
-            outcomes = [attempt_send(d, client) for d in claimed]
+            outcomes = [attempt_send(d, clients) for d in claimed]
             outcomes_record(token=token, outcomes=outcomes)
             sent += len(outcomes)
             delivered += sum(o.ok for o in outcomes)
+    finally:
+        clients.close()
     return {"sent": sent, "delivered": delivered}
 
 

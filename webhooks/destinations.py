@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -38,8 +39,19 @@ def _public(address) -> bool:
     return address.is_global and not address.is_multicast
 
 
-def destination_check(url: str) -> None:
-    """Raise DestinationRefused unless `url` may receive webhooks under the settings."""
+@dataclass(frozen=True)
+class Pinned:
+    """A request to the address that was checked: the URL with that address for its host, the
+    Host header and TLS server name of the original (so the certificate is still checked against
+    the name), and the name, to keep connections of different names apart."""
+
+    url: str
+    headers: dict[str, str]
+    extensions: dict[str, str]
+    hostname: str
+
+
+def _parsed(url: str) -> tuple[SplitResult, int]:
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise DestinationRefused("must be an absolute https:// URL")
@@ -51,10 +63,41 @@ def destination_check(url: str) -> None:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise DestinationRefused("has an invalid port") from None
-    if settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
-        return
-    if not all(_public(a) for a in _addresses(parts.hostname, port)):
+    return parts, port
+
+
+def _refuse_unless_public(addresses) -> None:
+    if not settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES and not all(_public(a) for a in addresses):
         raise DestinationRefused(
             "resolves to a loopback, private, link-local or reserved address, which this server "
             "does not send to"
         )
+
+
+def destination_check(url: str) -> None:
+    """Raise DestinationRefused unless `url` may receive webhooks under the settings."""
+    parts, port = _parsed(url)
+    if not settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
+        _refuse_unless_public(_addresses(parts.hostname, port))
+
+
+def destination_pinned(url: str) -> Pinned:
+    """`url` checked as destination_check does, resolved once, for a request to exactly the
+    address checked. Sending to the name instead would resolve it again, and a name that answers a
+    public address to the check and an internal one to the connection (DNS rebinding) would get
+    past the guard."""
+    parts, port = _parsed(url)
+    addresses = _addresses(parts.hostname, port)
+    _refuse_unless_public(addresses)
+    address = sorted(addresses, key=lambda a: (a.version, int(a)))[0]
+    host = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    original = parts.netloc.rpartition("@")[2]
+    is_name = parts.hostname != str(address)
+    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" and is_name else {}
+    return Pinned(
+        url=urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")),
+        headers={"Host": original},
+        extensions=extensions,
+        hostname=parts.hostname,
+    )
