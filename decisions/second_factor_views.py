@@ -87,6 +87,14 @@ def _refused(form: CodeForm, check: CodeCheck) -> None:
         form.add_error("code", _("That code is not right, or it has expired. Try the code shown now."))
 
 
+def _passed(request, device_id: int):
+    """The session is verified by this device, under a new session key (as Django does at
+    sign-in), and goes on to where it was going."""
+    django_otp.login(request, TOTPDevice.objects.get(pk=device_id))
+    request.session.cycle_key()
+    return redirect(_next(request))
+
+
 @require_http_methods(["GET", "POST"])
 @second_factor_due_here
 def verify(request):
@@ -101,10 +109,7 @@ def verify(request):
             user=request.user, device_id=device.pk, code=form.cleaned_data["code"].strip()
         )
         if check.accepted:
-            django_otp.login(request, TOTPDevice.objects.get(pk=device.pk))
-            # A new session key once the second factor is in, as Django does at sign-in.
-            request.session.cycle_key()
-            return redirect(_next(request))
+            return _passed(request, device.pk)
         _refused(form, check)
     return render(request, "registration/second_factor_verify.html", {"form": form, "next": _next(request)})
 
@@ -127,9 +132,7 @@ def enrol(request):
             user=request.user, device_id=device.pk, code=form.cleaned_data["code"].strip()
         )
         if check.accepted:
-            django_otp.login(request, TOTPDevice.objects.get(pk=device.pk))
-            request.session.cycle_key()
-            return redirect(_next(request))
+            return _passed(request, device.pk)
         _refused(form, check)
     secret = b32encode(device.bin_key).decode()
     qr = segno.make(device.config_url, error="m")

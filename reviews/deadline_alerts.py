@@ -49,38 +49,33 @@ def _action(due_at: datetime, now: datetime) -> str:
     return MISSED if due_at < now else NEAR
 
 
+def _alerts(
+    object_type: str, due: list[tuple[str, datetime, str, str, str]], now: datetime
+) -> list[EventSpec]:
+    """The events not written yet for `due`: (object id, due date, reference, decision, kind)."""
+    done = _already(object_type, [object_id for object_id, *_ in due])
+    events = []
+    for object_id, due_at, reference, decision, kind in due:
+        action = _action(due_at, now)
+        data = {"reference": reference, "decision": decision, "due_at": due_at.isoformat(), "kind": kind}
+        if (action, object_id, data["due_at"]) not in done:
+            events.append(EventSpec(ACTOR, action, object_type, object_id, data))
+    return events
+
+
 def _request_alerts(now: datetime) -> list[EventSpec]:
     horizon = now + timedelta(days=settings.REVIEW_DEADLINE_NEAR_DAYS)
     # Row locks skipped where held: a caseworker working the case is not held up, and a second
     # run at the same time skips the rows this one writes for (the next run sees them again).
-    due = list(
+    due = (
         ReviewRequest.objects.select_for_update(skip_locked=True)
         .filter(status__in=ReviewRequest.OPEN_STATUSES, due_at__lte=horizon)
         .exclude(kind=ReviewRequest.Kind.REFERRAL)
         .only("pk", "reference", "decision_id", "kind", "due_at")
         .order_by("pk")
     )
-    done = _already("review_request", [str(r.pk) for r in due])
-    events = []
-    for request in due:
-        action, due_at = _action(request.due_at, now), request.due_at.isoformat()
-        if (action, str(request.pk), due_at) in done:
-            continue
-        events.append(
-            EventSpec(
-                ACTOR,
-                action,
-                "review_request",
-                str(request.pk),
-                {
-                    "reference": request.reference,
-                    "decision": str(request.decision_id),
-                    "due_at": due_at,
-                    "kind": request.kind,
-                },
-            )
-        )
-    return events
+    rows = [(str(r.pk), r.due_at, r.reference, str(r.decision_id), r.kind) for r in due]
+    return _alerts("review_request", rows, now)
 
 
 def _referral_alerts(now: datetime) -> list[EventSpec]:
@@ -88,34 +83,16 @@ def _referral_alerts(now: datetime) -> list[EventSpec]:
     referral = ReviewRequest.objects.filter(
         decision_id=OuterRef("pk"), kind=ReviewRequest.Kind.REFERRAL
     ).order_by("-received_at", "-id")
-    due = list(
+    due = (
         Decision.objects.select_for_update(skip_locked=True)
         .filter(status=Decision.Status.PENDING_REVIEW, review_due_at__lte=horizon)
         .annotate(referral_reference=Subquery(referral.values("reference")[:1]))
         .only("pk", "review_due_at")
         .order_by("pk")
     )
-    done = _already("decision", [str(d.pk) for d in due])
-    events = []
-    for decision in due:
-        action, due_at = _action(decision.review_due_at, now), decision.review_due_at.isoformat()
-        if (action, str(decision.pk), due_at) in done:
-            continue
-        events.append(
-            EventSpec(
-                ACTOR,
-                action,
-                "decision",
-                str(decision.pk),
-                {
-                    "reference": decision.referral_reference or "",
-                    "decision": str(decision.pk),
-                    "due_at": due_at,
-                    "kind": ReviewRequest.Kind.REFERRAL.value,
-                },
-            )
-        )
-    return events
+    kind = ReviewRequest.Kind.REFERRAL.value
+    rows = [(str(d.pk), d.review_due_at, d.referral_reference or "", str(d.pk), kind) for d in due]
+    return _alerts("decision", rows, now)
 
 
 def deadline_alerts_record(*, now: datetime | None = None) -> dict[str, int]:
